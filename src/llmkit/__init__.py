@@ -1,0 +1,77 @@
+"""llmkit: a typed Python SDK for language models, local or remote.
+
+>>> import llmkit
+>>> client = llmkit.Client("mock")
+>>> client.chat([{"role": "user", "content": "hello there"}]).message.content
+'hello there'
+
+Nothing is read, loaded or connected at import time.
+"""
+
+from llmkit import errors
+from llmkit.backends.base import AsyncBackend, Backend
+from llmkit.backends.mock import MockBackend
+from llmkit.client import AsyncClient, Client
+from llmkit.errors import (
+    BackendError,
+    InvalidRequestError,
+    LLMKitError,
+    ModelNotFoundError,
+    StreamInterruptedError,
+    UnsupportedOptionError,
+)
+from llmkit.stream import AsyncStream, Stream
+from llmkit.types import (
+    ChatRequest,
+    ChatResponse,
+    Done,
+    EmbedRequest,
+    EmbedResponse,
+    GenerateRequest,
+    GenerateResponse,
+    Message,
+    Options,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    Tool,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncBackend",
+    "AsyncClient",
+    "AsyncStream",
+    "Backend",
+    "BackendError",
+    "ChatRequest",
+    "ChatResponse",
+    "Client",
+    "Done",
+    "EmbedRequest",
+    "EmbedResponse",
+    "GenerateRequest",
+    "GenerateResponse",
+    "InvalidRequestError",
+    "LLMKitError",
+    "Message",
+    "MockBackend",
+    "ModelNotFoundError",
+    "Options",
+    "Stream",
+    "StreamEvent",
+    "StreamInterruptedError",
+    "TextDelta",
+    "ThinkingDelta",
+    "Tool",
+    "ToolCall",
+    "ToolCallEvent",
+    "UnsupportedOptionError",
+    "Usage",
+    "__version__",
+    "errors",
+]

@@ -1,0 +1,169 @@
+"""The backend protocol (sync and async) and the bridge between them.
+
+A backend takes a validated request and yields :mod:`llmkit.types.events`.
+Synchronous backends (in-process runtimes) implement :class:`Backend`;
+asynchronous ones (HTTP) implement :class:`AsyncBackend`.  An async client
+drives a synchronous backend through :class:`ThreadedAsyncBackend`, which runs
+every native call in a worker thread under a capacity limiter, so the event
+loop is never blocked.
+
+Generation must stop when the returned iterator is closed: a generator-based
+backend gets this for free (``close()`` raises ``GeneratorExit`` at its
+``yield``), and releases its resources in ``finally``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import anyio
+import anyio.to_thread
+
+from llmkit.errors import BackendError
+from llmkit.types.events import StreamEvent
+from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
+from llmkit.types.responses import EmbedResponse
+
+__all__ = [
+    "AsyncBackend",
+    "Backend",
+    "ExclusiveModelLock",
+    "ThreadedAsyncBackend",
+]
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A synchronous backend.
+
+    ``chat`` and ``generate`` return an iterator of stream events that ends with
+    exactly one :class:`~llmkit.types.events.Done`; closing the iterator (a
+    generator's ``close()``) stops generation and frees what it holds.
+    """
+
+    name: ClassVar[str]
+
+    def chat(self, request: ChatRequest) -> Iterator[StreamEvent]: ...
+
+    def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]: ...
+
+    def embed(self, request: EmbedRequest) -> EmbedResponse: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """An asynchronous backend: the same contract as :class:`Backend`, awaited."""
+
+    name: ClassVar[str]
+
+    def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
+
+    def generate(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]: ...
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+_END = object()
+
+
+def _next_or_end(iterator: Iterator[T]) -> T | object:
+    return next(iterator, _END)
+
+
+def _close_iterator(iterator: Iterator[Any]) -> None:
+    close: Callable[[], None] | None = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
+class ThreadedAsyncBackend:
+    """Offers a synchronous backend to async code without blocking the loop.
+
+    Each native call runs in a worker thread under ``limiter`` (one at a time by
+    default, as an in-process model is not re-entrant), and streams on one
+    backend take turns through an async lock rather than by parking threads.
+    Cancelling the awaiting task stops generation after the token in flight:
+    the iterator is then closed in a shielded worker call.
+    """
+
+    def __init__(self, backend: Backend, limiter: anyio.CapacityLimiter | None = None) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self._limiter = limiter
+        self._turn: anyio.Lock | None = None
+
+    def _lock(self) -> anyio.Lock:
+        # Created lazily: an anyio.Lock belongs to the event loop that first uses it.
+        if self._turn is None:
+            self._turn = anyio.Lock()
+        return self._turn
+
+    def _limiter_now(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        return self._limiter
+
+    async def _drive(self, start: Callable[[], Iterator[StreamEvent]]) -> AsyncGenerator[StreamEvent, None]:
+        limiter = self._limiter_now()
+        async with self._lock():
+            iterator = await anyio.to_thread.run_sync(start, limiter=limiter)
+            try:
+                while True:
+                    event = await anyio.to_thread.run_sync(_next_or_end, iterator, limiter=limiter)
+                    if event is _END:
+                        return
+                    yield event  # type: ignore[misc]
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_close_iterator, iterator, limiter=limiter)
+
+    def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return self._drive(lambda: self.backend.chat(request))
+
+    def generate(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+        return self._drive(lambda: self.backend.generate(request))
+
+    async def embed(self, request: EmbedRequest) -> EmbedResponse:
+        async with self._lock():
+            return await anyio.to_thread.run_sync(
+                self.backend.embed, request, limiter=self._limiter_now()
+            )
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.backend.close, limiter=self._limiter_now())
+
+
+class ExclusiveModelLock:
+    """Gives one stream at a time the use of an in-process model.
+
+    Another thread waits its turn; the thread that already holds the model
+    (a second stream opened before the first was closed) gets a clear error
+    instead of a deadlock.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise BackendError(
+                f"{self._what} is busy with another stream opened in this thread; "
+                "close that stream (or read it to the end) before starting another"
+            )
+        self._lock.acquire()
+        self._owner = me
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()

@@ -1,0 +1,182 @@
+"""``Stream`` and ``AsyncStream``: iterators of events that are also context managers.
+
+Iterating yields :mod:`llmkit.types.events`; leaving the ``with`` block,
+calling ``close()``, breaking out of an ``async for`` inside ``async with``,
+or cancelling the task closes the backend's iterator, which stops generation.
+``final_response()`` reads what is left and returns the accumulated response.
+A stream that fails after its first event raises
+:class:`~llmkit.errors.StreamInterruptedError` with the partial response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from llmkit.errors import GenerationError, LLMKitError, StreamInterruptedError
+from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
+from llmkit.types.events import StreamEvent, TextDelta
+from llmkit.types.responses import ChatResponse, GenerateResponse
+
+__all__ = ["AsyncStream", "Stream"]
+
+R = TypeVar("R", ChatResponse, GenerateResponse)
+Accumulator = ChatAccumulator | GenerateAccumulator
+
+
+class _StreamState(Generic[R]):
+    """What sync and async streams share: accumulation and error translation."""
+
+    def __init__(self, accumulator: Accumulator) -> None:
+        self._accumulator = accumulator
+        self._closed = False
+
+    @property
+    def partial(self) -> R:
+        """The response accumulated so far."""
+        return self._accumulator.response()  # type: ignore[return-value]
+
+    @property
+    def done(self) -> bool:
+        """Whether the final event has arrived."""
+        return self._accumulator.done is not None
+
+    def _interrupted(self, exc: BaseException) -> BaseException:
+        if self._accumulator.event_count == 0:
+            if isinstance(exc, LLMKitError):
+                return exc
+            error = GenerationError(f"the backend failed: {exc}")
+            error.__cause__ = exc
+            return error
+        text = self._accumulator.text
+        error = StreamInterruptedError(
+            f"stream cut off after {len(text)} characters: {exc}", partial=self.partial
+        )
+        error.__cause__ = exc
+        return error
+
+    def _ended_early(self) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            "the backend ended the stream without a final event", partial=self.partial
+        )
+
+
+class Stream(_StreamState[R]):
+    """A synchronous stream of events; see the module docstring."""
+
+    def __init__(self, events: Iterator[StreamEvent], accumulator: Accumulator) -> None:
+        super().__init__(accumulator)
+        self._events = events
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        accumulator = self._accumulator
+        events = self._events
+        while not self._closed:
+            try:
+                event = next(events)
+            except StopIteration:
+                self.close()
+                if accumulator.done is None:
+                    raise self._ended_early() from None
+                return
+            except Exception as exc:
+                self.close()
+                raise self._interrupted(exc) from exc
+            accumulator.add(event)
+            try:
+                yield event
+            except GeneratorExit:
+                # The caller broke out of its loop: stop generation now.
+                self.close()
+                raise
+
+    def text_stream(self) -> Iterator[str]:
+        """Only the text, piece by piece."""
+        for event in self:
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    def final_response(self) -> R:
+        """Read the rest of the stream and return the whole response."""
+        for _ in self:
+            pass
+        if not self.done:
+            raise self._ended_early()
+        return self.partial
+
+    def close(self) -> None:
+        """Stop generation and free the backend's resources (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class AsyncStream(_StreamState[R]):
+    """An asynchronous stream of events; see the module docstring."""
+
+    def __init__(self, events: AsyncIterator[StreamEvent], accumulator: Accumulator) -> None:
+        super().__init__(accumulator)
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        accumulator = self._accumulator
+        events = self._events
+        while not self._closed:
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                await self.aclose()
+                if accumulator.done is None:
+                    raise self._ended_early() from None
+                return
+            except Exception as exc:
+                await self.aclose()
+                raise self._interrupted(exc) from exc
+            accumulator.add(event)
+            yield event
+
+    async def text_stream(self) -> AsyncIterator[str]:
+        """Only the text, piece by piece."""
+        async for event in self:
+            if isinstance(event, TextDelta):
+                yield event.text
+
+    async def final_response(self) -> R:
+        """Read the rest of the stream and return the whole response."""
+        async for _ in self:
+            pass
+        if not self.done:
+            raise self._ended_early()
+        return self.partial
+
+    async def aclose(self) -> None:
+        """Stop generation and free the backend's resources (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        aclose: Any = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

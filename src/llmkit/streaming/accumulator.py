@@ -1,0 +1,81 @@
+"""Turn stream events into the final response (pure, no I/O).
+
+The same accumulator builds the answer of a streamed call and of a
+non-streamed one, so the two always agree.
+"""
+
+from __future__ import annotations
+
+from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from llmkit.types.messages import Message, ToolCall
+from llmkit.types.responses import ChatResponse, GenerateResponse
+
+
+class _Accumulator:
+    def __init__(self, model: str | None = None) -> None:
+        self.model = model
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self.tool_calls: list[ToolCall] = []
+        self.done: Done | None = None
+        self.event_count = 0
+
+    def add(self, event: StreamEvent) -> None:
+        """Take one event into the response."""
+        self.event_count += 1
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            self._thinking.append(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self.tool_calls.append(event.call)
+        elif isinstance(event, Done):
+            self.done = event
+            if event.model is not None:
+                self.model = event.model
+
+    @property
+    def text(self) -> str:
+        """The text so far."""
+        return "".join(self._text)
+
+    @property
+    def thinking(self) -> str | None:
+        """The reasoning so far, or ``None`` when there was none."""
+        return "".join(self._thinking) if self._thinking else None
+
+    def _common(self) -> dict[str, object]:
+        done = self.done
+        fields: dict[str, object] = {"model": self.model, "done": done is not None}
+        if done is not None:
+            fields["done_reason"] = done.done_reason
+            fields["created_at"] = done.created_at
+            fields.update(done.usage.model_dump(exclude_none=True))
+        return fields
+
+
+class ChatAccumulator(_Accumulator):
+    """Builds a :class:`ChatResponse` from chat events."""
+
+    def response(self) -> ChatResponse:
+        """The response so far (``done`` is ``False`` until a :class:`Done` arrived)."""
+        message = Message(
+            role="assistant",
+            content=self.text,
+            thinking=self.thinking,
+            tool_calls=list(self.tool_calls) or None,
+        )
+        return ChatResponse.model_validate({**self._common(), "message": message})
+
+
+class GenerateAccumulator(_Accumulator):
+    """Builds a :class:`GenerateResponse` from generate events."""
+
+    def response(self) -> GenerateResponse:
+        """The response so far (``done`` is ``False`` until a :class:`Done` arrived)."""
+        fields = self._common()
+        if self.done is not None and self.done.context is not None:
+            fields["context"] = self.done.context
+        return GenerateResponse.model_validate(
+            {**fields, "response": self.text, "thinking": self.thinking}
+        )

@@ -1,0 +1,54 @@
+"""The one vocabulary of stream events every backend yields.
+
+A backend turns its raw output into these; the accumulator
+(:mod:`llmkit.streaming.accumulator`) turns them into the final response, so
+a streamed and a non-streamed call can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmkit.types.messages import ToolCall
+from llmkit.types.responses import Usage
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TextDelta(_Event):
+    """A piece of the answer's text."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ThinkingDelta(_Event):
+    """A piece of the model's reasoning, kept apart from the answer."""
+
+    type: Literal["thinking"] = "thinking"
+    text: str
+
+
+class ToolCallEvent(_Event):
+    """A complete tool call."""
+
+    type: Literal["tool_call"] = "tool_call"
+    call: ToolCall
+
+
+class Done(_Event):
+    """The end of a response: why it ended, and its usage."""
+
+    type: Literal["done"] = "done"
+    done_reason: str = "stop"
+    model: str | None = None
+    created_at: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    context: list[int] | None = None
+
+
+StreamEvent = Annotated[TextDelta | ThinkingDelta | ToolCallEvent | Done, Field(discriminator="type")]

@@ -1,0 +1,94 @@
+"""Responses and usage, with the token counts and durations Ollama reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from llmkit.types.messages import Message
+
+DoneReason = Literal["stop", "length", "cancelled", "tool_calls"] | str
+
+
+class Usage(BaseModel):
+    """Token counts and durations (nanoseconds), named as Ollama names them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
+    eval_count: int | None = None
+    eval_duration: int | None = None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generation speed, from ``eval_count`` and ``eval_duration``."""
+        if not self.eval_count or not self.eval_duration:
+            return None
+        return self.eval_count / (self.eval_duration / 1e9)
+
+
+class _Timed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    created_at: str | None = None
+    done: bool | None = None
+    done_reason: DoneReason | None = None
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
+    eval_count: int | None = None
+    eval_duration: int | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """The counts and durations of this response as one :class:`Usage`."""
+        return Usage(
+            total_duration=self.total_duration,
+            load_duration=self.load_duration,
+            prompt_eval_count=self.prompt_eval_count,
+            prompt_eval_duration=self.prompt_eval_duration,
+            eval_count=self.eval_count,
+            eval_duration=self.eval_duration,
+        )
+
+
+class ChatResponse(_Timed):
+    """An ``/api/chat`` response (or the final, accumulated one of a stream)."""
+
+    message: Message
+
+    @property
+    def text(self) -> str:
+        """The assistant's text."""
+        return self.message.content
+
+
+class GenerateResponse(_Timed):
+    """An ``/api/generate`` response."""
+
+    response: str = ""
+    thinking: str | None = None
+    context: list[int] | None = None
+
+    @property
+    def text(self) -> str:
+        """The generated text."""
+        return self.response
+
+
+class EmbedResponse(BaseModel):
+    """An ``/api/embed`` response: one vector per input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    embeddings: list[list[float]]
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
