@@ -1,0 +1,397 @@
+"""The in-process llama.cpp backend (synchronous; async callers go through threads).
+
+A request travels: options are split (``options.split_options``) into load,
+sampling and request parameters; the model is loaded (or reused) for the load
+parameters; the prompt is built (a chat template rendered in a sandbox, or the
+raw prompt) and tokenized; tokens are sampled one at a time, their bytes
+decoded without splitting characters, cut at stop sequences, and yielded as
+:class:`~llmkit.types.events.TextDelta`; a :class:`~llmkit.types.events.Done`
+with Ollama-style counts and durations ends the stream.  Closing the stream
+closes the token generator at once, which stops generation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from llmkit.backends.base import ExclusiveModelLock
+from llmkit.chat_template import JinjaChatTemplate
+from llmkit.errors import (
+    GenerationError,
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    UnsupportedOptionError,
+)
+from llmkit.models.registry import DEFAULT_MODEL
+from llmkit.models.store import ModelStore
+from llmkit.streaming.text import StopScanner, Utf8Pieces
+from llmkit.types.events import Done, StreamEvent, TextDelta
+from llmkit.types.messages import Message
+from llmkit.types.options import Options
+from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
+from llmkit.types.responses import EmbedResponse, Usage
+from llmkit_llamacpp.options import BACKEND, SplitOptions, split_options
+
+__all__ = ["LlamaCppBackend"]
+
+LLAMA_POOLING_TYPE_MEAN = 1
+_MAX_LOADED = 2
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Loaded:
+    """A loaded model and what was learnt about it once."""
+
+    def __init__(self, llm: Any, path: Path, load_ns: int) -> None:
+        self.llm = llm
+        self.path = path
+        self.load_ns = load_ns
+        self.lock = ExclusiveModelLock(f"the model {path.name}")
+        self.fresh = True
+        metadata: dict[str, str] = getattr(llm, "metadata", {}) or {}
+        self.template_source = metadata.get("tokenizer.chat_template")
+        self.bos_text = self._special_text(llm.token_bos())
+        self.eos_text = self._special_text(llm.token_eos())
+        self._template: JinjaChatTemplate | None = None
+        self._template_for: str | None = None
+
+    def _special_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", "replace")
+
+    def template(self, override: str | None) -> JinjaChatTemplate | None:
+        source = override or self.template_source
+        if source is None:
+            return None
+        if self._template is None or self._template_for != source:
+            self._template = JinjaChatTemplate(source, bos_token=self.bos_text, eos_token=self.eos_text)
+            self._template_for = source
+        return self._template
+
+
+class LlamaCppBackend:
+    """Runs GGUF models in this process with llama-cpp-python.
+
+    ``model`` is a model-store name (default ``smollm2``, pulled on first use)
+    or a path to a ``.gguf`` file.  ``options`` are this backend's defaults
+    (load-time ones such as ``num_ctx`` or ``num_gpu`` included); each request's
+    options override them.  ``chat_template`` replaces the GGUF file's own
+    Jinja chat template.
+
+    ``reuse_prompt_cache`` keeps the KV cache of the previous request and
+    re-evaluates only the part of the prompt that differs (faster for long
+    conversations).  It is off by default because a prompt evaluated in pieces
+    gives logits that differ in the last bits from one evaluated whole, so
+    even greedy output could then depend on the request before.
+    """
+
+    name: ClassVar[str] = BACKEND
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        options: Options | dict[str, Any] | None = None,
+        chat_template: str | None = None,
+        store: ModelStore | None = None,
+        pull: bool = True,
+        reuse_prompt_cache: bool = False,
+    ) -> None:
+        self.store = store or ModelStore()
+        self._pull = pull
+        self.model_path = self.store.resolve(model, pull=pull)
+        self.model_name = model or DEFAULT_MODEL
+        self.options = options if isinstance(options, Options) or options is None else Options.model_validate(options)
+        self.chat_template = chat_template
+        self.reuse_prompt_cache = reuse_prompt_cache
+        self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
+        self._loading = threading.Lock()
+
+    @classmethod
+    def from_target(cls, target: str, /, **kwargs: Any) -> LlamaCppBackend:
+        """``llamacpp:NAME`` or ``llamacpp:PATH.gguf``; an empty target is the default model."""
+        return cls(target or None, **kwargs)
+
+    # -- the protocol ---------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        self._check_request(request.think, None)
+        if any(m.images for m in request.messages):
+            raise UnsupportedOptionError("messages.images", BACKEND, "no multimodal support")
+        self._check_common(request)
+        options, split = self._split(request.options)
+        path, name = self._model_for(request.model)
+        grammar = _grammar(request.format)
+
+        def prompt(loaded: _Loaded) -> list[int]:
+            template = loaded.template(self.chat_template)
+            if template is None:
+                raise InvalidRequestError(
+                    f"the model {path.name} has no chat template; pass chat_template= to the "
+                    "backend, or use generate() with a prompt",
+                    fields=["messages"],
+                )
+            text = template.render(request.messages, tools=request.tools)
+            return _tokenize(loaded, text)
+
+        return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
+
+    def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        self._check_request(request.think, request.images)
+        self._check_common(request)
+        if request.suffix is not None:
+            raise UnsupportedOptionError("suffix", BACKEND, "fill-in-the-middle is not supported yet")
+        if request.template is not None:
+            raise UnsupportedOptionError(
+                "template", BACKEND, "Ollama Go templates arrive with the template compiler"
+            )
+        options, split = self._split(request.options)
+        path, name = self._model_for(request.model)
+        grammar = _grammar(request.format)
+
+        def prompt(loaded: _Loaded) -> list[int]:
+            template = None if request.raw else loaded.template(self.chat_template)
+            if template is None:
+                text = request.prompt if not request.system or request.raw else f"{request.system}\n\n{request.prompt}"
+            else:
+                messages = [Message(role="user", content=request.prompt)]
+                if request.system:
+                    messages.insert(0, Message(role="system", content=request.system))
+                text = template.render(messages)
+            return list(request.context or []) + _tokenize(loaded, text, add_bos=not request.context)
+
+        return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive, want_context=True)
+
+    def embed(self, request: EmbedRequest) -> EmbedResponse:
+        self._check_common(request)
+        _, split = self._split(request.options)
+        if request.dimensions is not None:
+            raise UnsupportedOptionError("dimensions", BACKEND, "embeddings have the model's own size")
+        path, name = self._model_for(request.model)
+        split.load.update(embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
+        loaded = self._load(path, split.load)
+        inputs = [request.input] if isinstance(request.input, str) else list(request.input)
+        started = time.perf_counter_ns()
+        loaded.lock.acquire()
+        try:
+            counts = [len(_tokenize(loaded, text)) for text in inputs]
+            vectors = loaded.llm.embed(inputs, normalize=True, truncate=bool(request.truncate is not False))
+        except (RuntimeError, ValueError) as exc:
+            raise GenerationError(f"llama.cpp could not embed: {exc}") from exc
+        finally:
+            loaded.lock.release()
+        return EmbedResponse(
+            model=name,
+            embeddings=[[float(x) for x in vector] for vector in vectors],
+            total_duration=time.perf_counter_ns() - started,
+            load_duration=self._take_load_ns(loaded),
+            prompt_eval_count=sum(counts),
+        )
+
+    def close(self) -> None:
+        """Unload every model this backend loaded."""
+        with self._loading:
+            for loaded in self._loaded.values():
+                _free(loaded)
+            self._loaded.clear()
+
+    # -- internals ------------------------------------------------------------
+
+    @staticmethod
+    def _check_request(think: object, images: object) -> None:
+        if think not in (None, False):
+            raise UnsupportedOptionError("think", BACKEND, "thinking is not supported yet")
+        if images:
+            raise UnsupportedOptionError("images", BACKEND, "no multimodal support")
+
+    @staticmethod
+    def _check_common(request: ChatRequest | GenerateRequest | EmbedRequest) -> None:
+        if getattr(request, "shift", None):
+            raise UnsupportedOptionError("shift", BACKEND, "llama-cpp-python never shifts the context")
+        if isinstance(request, ChatRequest | GenerateRequest) and request.truncate:
+            raise UnsupportedOptionError("truncate", BACKEND, "prompts are never truncated silently")
+
+    def _split(self, options: Options | None) -> tuple[Options | None, SplitOptions]:
+        merged = self.options.merged(options) if self.options else options
+        return merged, split_options(merged)
+
+    def _model_for(self, model: str | None) -> tuple[Path, str]:
+        if model is None or model == self.model_name:
+            return self.model_path, self.model_name
+        return self.store.resolve(model, pull=self._pull), model
+
+    def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
+        key = (str(path), *sorted((k, repr(v)) for k, v in load.items()))
+        with self._loading:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            while len(self._loaded) >= _MAX_LOADED:
+                _, old = self._loaded.popitem(last=False)
+                _free(old)
+            if not path.is_file():
+                raise ModelNotFoundError(f"model file not found: {path}", path=str(path))
+            from llama_cpp import Llama  # imported on first load, never at import time
+
+            started = time.perf_counter_ns()
+            try:
+                llm = Llama(model_path=str(path), verbose=False, **load)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
+            loaded = _Loaded(llm, path, time.perf_counter_ns() - started)
+            self._loaded[key] = loaded
+            return loaded
+
+    @staticmethod
+    def _take_load_ns(loaded: _Loaded) -> int:
+        if loaded.fresh:
+            loaded.fresh = False
+            return loaded.load_ns
+        return 0
+
+    def _unload(self, loaded: _Loaded) -> None:
+        with self._loading:
+            for key, value in list(self._loaded.items()):
+                if value is loaded:
+                    del self._loaded[key]
+            _free(loaded)
+
+    def _run(
+        self,
+        path: Path,
+        name: str,
+        split: SplitOptions,
+        build_prompt: Any,
+        grammar: Any,
+        *,
+        keep_alive: str | float | None,
+        want_context: bool = False,
+    ) -> Iterator[StreamEvent]:
+        started = time.perf_counter_ns()
+        loaded = self._load(path, split.load)
+        load_ns = self._take_load_ns(loaded)
+        llm = loaded.llm
+        if split.load.get("vocab_only"):
+            raise InvalidRequestError("a model loaded with vocab_only cannot generate", fields=["options.vocab_only"])
+        loaded.lock.acquire()
+        tokens_out: list[int] = []
+        generator = None
+        try:
+            prompt = build_prompt(loaded)
+            n_ctx = llm.n_ctx()
+            if len(prompt) >= n_ctx:
+                raise InvalidRequestError(
+                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx}",
+                    fields=["options.num_ctx"],
+                )
+            limit = _token_limit(split.num_predict, n_ctx - len(prompt))
+            llm.last_n_tokens_size = n_ctx if split.repeat_last_n < 0 else split.repeat_last_n
+            llm.set_seed(split.seed if split.seed is not None else random.randrange(2**31))
+            if not self.reuse_prompt_cache:
+                llm.reset()  # evaluate the whole prompt: same request, same output
+            eog = _eog_checker(llm)
+            scanner = StopScanner(split.stop)
+            pieces = Utf8Pieces()
+            reason = "length"
+            first_token_at: int | None = None
+            generator = llm.generate(prompt, grammar=grammar, **split.sample)
+            for token in generator:
+                if first_token_at is None:
+                    first_token_at = time.perf_counter_ns()
+                if eog(token):
+                    reason = "stop"
+                    break
+                tokens_out.append(token)
+                text, stopped = scanner.feed(pieces.feed(llm.detokenize([token])))
+                if text:
+                    yield TextDelta(text=text)
+                if stopped:
+                    reason = "stop"
+                    break
+                if len(tokens_out) >= limit:
+                    break
+            if not scanner.stopped:
+                tail, _ = scanner.feed(pieces.flush())
+                tail += scanner.flush() if not scanner.stopped else ""
+                if tail:
+                    yield TextDelta(text=tail)
+            ended = time.perf_counter_ns()
+            first = first_token_at or ended
+            yield Done(
+                done_reason=reason,
+                model=name,
+                created_at=_now(),
+                context=(prompt + tokens_out) if want_context else None,
+                usage=Usage(
+                    total_duration=ended - started,
+                    load_duration=load_ns,
+                    prompt_eval_count=len(prompt),
+                    prompt_eval_duration=first - started - load_ns,
+                    eval_count=len(tokens_out),
+                    eval_duration=ended - first,
+                ),
+            )
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, InvalidRequestError):
+                raise
+            raise GenerationError(f"llama.cpp failed while generating: {exc}") from exc
+        finally:
+            if generator is not None:
+                generator.close()
+            loaded.lock.release()
+            if keep_alive in (0, "0", "0s", "0m"):
+                self._unload(loaded)
+
+
+def _token_limit(num_predict: int, room: int) -> int:
+    if num_predict is None or num_predict < 0:
+        return room
+    return min(num_predict, room)
+
+
+def _eog_checker(llm: Any) -> Any:
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    return lambda token: llama_cpp.llama_vocab_is_eog(vocab, token)
+
+
+def _tokenize(loaded: _Loaded, text: str, *, add_bos: bool = True) -> list[int]:
+    llm = loaded.llm
+    starts_with_bos = bool(loaded.bos_text) and text.startswith(loaded.bos_text)
+    wants_bos = add_bos and not starts_with_bos and bool(llm._model.add_bos_token())
+    return list(llm.tokenize(text.encode("utf-8"), add_bos=wants_bos, special=True))
+
+
+def _grammar(format: Any) -> Any:
+    if format is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    try:
+        if format == "json":
+            from llama_cpp.llama_grammar import JSON_GBNF
+
+            return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        return LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidRequestError(f"format: cannot turn this JSON schema into a grammar: {exc}", fields=["format"]) from exc
+
+
+def _free(loaded: _Loaded) -> None:
+    close = getattr(loaded.llm, "close", None)
+    if close is not None:
+        close()

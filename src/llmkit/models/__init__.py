@@ -1,0 +1,15 @@
+"""The local model store and the registry of models it can pull."""
+
+from llmkit.models.registry import DEFAULT_MODEL, REGISTRY, RegistryModel, lookup
+from llmkit.models.store import ModelStore, Progress, StoredModel, default_root
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "REGISTRY",
+    "ModelStore",
+    "Progress",
+    "RegistryModel",
+    "StoredModel",
+    "default_root",
+    "lookup",
+]
