@@ -4,7 +4,8 @@
 
     LLMKitError
     ├── InvalidRequestError          bad input: names the field (``options.temperature``)
-    │   └── UnsupportedOptionError   an option the chosen backend cannot honour
+    │   ├── UnsupportedOptionError   an option the chosen backend cannot honour
+    │   └── UnsupportedFeatureError  a request field the chosen backend cannot honour
     ├── BackendError                 a backend could not be chosen, loaded or run
     │   ├── BackendNotFoundError     no backend answers to that name or URL scheme
     │   │   └── BackendNotInstalledError  a known backend whose plug-in is missing
@@ -41,6 +42,7 @@ __all__ = [
     "ModelStoreError",
     "StreamError",
     "StreamInterruptedError",
+    "UnsupportedFeatureError",
     "UnsupportedOptionError",
 ]
 
@@ -98,6 +100,19 @@ class UnsupportedOptionError(InvalidRequestError):
             fields=[f"options.{option}"],
         )
         self.option = option
+        self.backend = backend
+
+
+class UnsupportedFeatureError(InvalidRequestError):
+    """The chosen backend cannot honour a request field (``think``, ``images``, ...).
+
+    ``field`` names it as a dotted path (``messages.0.images``).
+    """
+
+    def __init__(self, field: str, backend: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"{field!r} is not supported by the {backend} backend{detail}", fields=[field])
+        self.field = field
         self.backend = backend
 
 

@@ -138,7 +138,8 @@ class ThreadedAsyncBackend:
             )
 
     async def aclose(self) -> None:
-        await anyio.to_thread.run_sync(self.backend.close, limiter=self._limiter_now())
+        async with self._lock():  # after the stream in progress, if any
+            await anyio.to_thread.run_sync(self.backend.close, limiter=self._limiter_now())
 
 
 class ExclusiveModelLock:

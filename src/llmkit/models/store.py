@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -37,6 +38,7 @@ logger = logging.getLogger("llmkit.models")
 Progress = Callable[[int, int], None]
 
 _CHUNK = 1 << 20
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
 def default_root() -> Path:
@@ -74,6 +76,8 @@ class ModelStore:
     def get(self, name: str) -> StoredModel | None:
         """The stored model of that name (or alias), if it has been pulled."""
         entry = lookup(name)
+        if entry is None and not _SAFE_NAME.fullmatch(name):
+            return None  # never a path outside the store
         folder = self.root / (entry.name if entry else name)
         try:
             manifest = json.loads((folder / "manifest.json").read_text())

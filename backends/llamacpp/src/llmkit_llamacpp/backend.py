@@ -29,6 +29,7 @@ from llmkit.errors import (
     InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
+    UnsupportedFeatureError,
     UnsupportedOptionError,
 )
 from llmkit.models.registry import DEFAULT_MODEL
@@ -39,7 +40,8 @@ from llmkit.types.messages import Message
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
-from llmkit_llamacpp.options import BACKEND, SplitOptions, split_options
+from llmkit._request import OptionsLike, coerce_options
+from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
 
 __all__ = ["LlamaCppBackend"]
 
@@ -104,7 +106,7 @@ class LlamaCppBackend:
         self,
         model: str | None = None,
         *,
-        options: Options | dict[str, Any] | None = None,
+        options: OptionsLike | None = None,
         chat_template: str | None = None,
         store: ModelStore | None = None,
         pull: bool = True,
@@ -114,7 +116,7 @@ class LlamaCppBackend:
         self._pull = pull
         self.model_path = self.store.resolve(model, pull=pull)
         self.model_name = model or DEFAULT_MODEL
-        self.options = options if isinstance(options, Options) or options is None else Options.model_validate(options)
+        self.options = coerce_options(options)
         self.chat_template = chat_template
         self.reuse_prompt_cache = reuse_prompt_cache
         self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
@@ -129,10 +131,11 @@ class LlamaCppBackend:
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
         self._check_request(request.think, None)
-        if any(m.images for m in request.messages):
-            raise UnsupportedOptionError("messages.images", BACKEND, "no multimodal support")
+        for index, message in enumerate(request.messages):
+            if message.images:
+                raise UnsupportedFeatureError(f"messages.{index}.images", BACKEND, "no multimodal support")
         self._check_common(request)
-        options, split = self._split(request.options)
+        _, split = self._split(request.options)
         path, name = self._model_for(request.model)
         grammar = _grammar(request.format)
 
@@ -153,12 +156,12 @@ class LlamaCppBackend:
         self._check_request(request.think, request.images)
         self._check_common(request)
         if request.suffix is not None:
-            raise UnsupportedOptionError("suffix", BACKEND, "fill-in-the-middle is not supported yet")
+            raise UnsupportedFeatureError("suffix", BACKEND, "fill-in-the-middle is not supported yet")
         if request.template is not None:
             raise UnsupportedOptionError(
                 "template", BACKEND, "Ollama Go templates arrive with the template compiler"
             )
-        options, split = self._split(request.options)
+        _, split = self._split(request.options)
         path, name = self._model_for(request.model)
         grammar = _grammar(request.format)
 
@@ -177,9 +180,12 @@ class LlamaCppBackend:
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
         self._check_common(request)
-        _, split = self._split(request.options)
+        merged, split = self._split(request.options, with_defaults=False)
+        for option in (merged.given() if merged else {}):
+            if option_stage(option) != "load":
+                raise UnsupportedOptionError(option, BACKEND, "it has no effect on embeddings")
         if request.dimensions is not None:
-            raise UnsupportedOptionError("dimensions", BACKEND, "embeddings have the model's own size")
+            raise UnsupportedFeatureError("dimensions", BACKEND, "embeddings have the model's own size")
         path, name = self._model_for(request.model)
         split.load.update(embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
         loaded = self._load(path, split.load)
@@ -193,6 +199,8 @@ class LlamaCppBackend:
             raise GenerationError(f"llama.cpp could not embed: {exc}") from exc
         finally:
             loaded.lock.release()
+            if _unload_now(request.keep_alive):
+                self._unload(loaded)
         return EmbedResponse(
             model=name,
             embeddings=[[float(x) for x in vector] for vector in vectors],
@@ -213,20 +221,20 @@ class LlamaCppBackend:
     @staticmethod
     def _check_request(think: object, images: object) -> None:
         if think not in (None, False):
-            raise UnsupportedOptionError("think", BACKEND, "thinking is not supported yet")
+            raise UnsupportedFeatureError("think", BACKEND, "thinking is not supported yet")
         if images:
-            raise UnsupportedOptionError("images", BACKEND, "no multimodal support")
+            raise UnsupportedFeatureError("images", BACKEND, "no multimodal support")
 
     @staticmethod
     def _check_common(request: ChatRequest | GenerateRequest | EmbedRequest) -> None:
         if getattr(request, "shift", None):
-            raise UnsupportedOptionError("shift", BACKEND, "llama-cpp-python never shifts the context")
+            raise UnsupportedFeatureError("shift", BACKEND, "llama-cpp-python never shifts the context")
         if isinstance(request, ChatRequest | GenerateRequest) and request.truncate:
-            raise UnsupportedOptionError("truncate", BACKEND, "prompts are never truncated silently")
+            raise UnsupportedFeatureError("truncate", BACKEND, "prompts are never truncated silently")
 
-    def _split(self, options: Options | None) -> tuple[Options | None, SplitOptions]:
+    def _split(self, options: Options | None, *, with_defaults: bool = True) -> tuple[Options | None, SplitOptions]:
         merged = self.options.merged(options) if self.options else options
-        return merged, split_options(merged)
+        return merged, split_options(merged, with_defaults=with_defaults)
 
     def _model_for(self, model: str | None) -> tuple[Path, str]:
         if model is None or model == self.model_name:
@@ -308,7 +316,7 @@ class LlamaCppBackend:
             reason = "length"
             first_token_at: int | None = None
             generator = llm.generate(prompt, grammar=grammar, **split.sample)
-            for token in generator:
+            for token in generator if limit > 0 else ():
                 if first_token_at is None:
                     first_token_at = time.perf_counter_ns()
                 if eog(token):
@@ -352,14 +360,17 @@ class LlamaCppBackend:
             if generator is not None:
                 generator.close()
             loaded.lock.release()
-            if keep_alive in (0, "0", "0s", "0m"):
+            if _unload_now(keep_alive):
                 self._unload(loaded)
 
 
+def _unload_now(keep_alive: str | float | None) -> bool:
+    """``keep_alive`` 0 unloads after the request; any other value keeps the model until close()."""
+    return keep_alive is not None and str(keep_alive).strip() in {"0", "0.0", "0s", "0m", "0h"}
+
+
 def _token_limit(num_predict: int, room: int) -> int:
-    if num_predict is None or num_predict < 0:
-        return room
-    return min(num_predict, room)
+    return room if num_predict < 0 else min(num_predict, room)
 
 
 def _eog_checker(llm: Any) -> Any:
@@ -392,6 +403,11 @@ def _grammar(format: Any) -> Any:
 
 
 def _free(loaded: _Loaded) -> None:
-    close = getattr(loaded.llm, "close", None)
-    if close is not None:
-        close()
+    """Unload a model once no stream uses it (waits for one in another thread)."""
+    loaded.lock.acquire()
+    try:
+        close = getattr(loaded.llm, "close", None)
+        if close is not None:
+            close()
+    finally:
+        loaded.lock.release()

@@ -16,7 +16,16 @@ from typing import Any, Literal
 from llmkit.errors import UnsupportedOptionError
 from llmkit.types.options import OLLAMA_OPTION_NAMES, Options
 
-__all__ = ["DEFAULTS", "RULES", "OptionRule", "SplitOptions", "split_options"]
+__all__ = [
+    "BACKEND",
+    "DEFAULTS",
+    "RULES",
+    "OptionRule",
+    "SplitOptions",
+    "option_stage",
+    "options_table",
+    "split_options",
+]
 
 BACKEND = "llamacpp"
 GGML_TYPE_F32 = 0
@@ -59,7 +68,7 @@ def _f16_kv(on: bool) -> dict[str, Any]:
 RULES: tuple[OptionRule, ...] = (
     OptionRule("num_keep", "none", "-", "llama-cpp-python never shifts the context, so there is nothing to keep"),
     OptionRule("seed", "sample", "llama_set_seed", "-1 or unset: a random seed per request"),
-    OptionRule("num_predict", "request", "token limit", "-1: until end of sequence or a full context; -2: until the context is full"),
+    OptionRule("num_predict", "request", "token limit", "0: nothing; -1 and -2: until end of sequence or a full context (no context shift)"),
     OptionRule("top_k", "sample", "top_k"),
     OptionRule("top_p", "sample", "top_p"),
     OptionRule("min_p", "sample", "min_p"),
@@ -110,7 +119,7 @@ DEFAULTS: dict[str, Any] = {
     "mirostat": 0,
     "mirostat_tau": 5.0,
     "mirostat_eta": 0.1,
-    "num_ctx": 2048,
+    "num_ctx": 4096,
     "num_batch": 512,
     "num_predict": -1,
 }
@@ -135,9 +144,14 @@ class SplitOptions:
     stop: list[str] = field(default_factory=list)
 
 
-def split_options(options: Options | None) -> SplitOptions:
+def option_stage(option: str) -> Stage:
+    """When llama.cpp needs an option: ``load``, ``sample``, ``request`` or ``none``."""
+    return _BY_NAME[option].stage
+
+
+def split_options(options: Options | None, *, with_defaults: bool = True) -> SplitOptions:
     """Sort the set options into load, sampling and request parameters, or reject one."""
-    given = {**DEFAULTS, **(options.given() if options else {})}
+    given = {**(DEFAULTS if with_defaults else {}), **(options.given() if options else {})}
     split = SplitOptions()
     for name, value in given.items():
         rule = _BY_NAME[name]

@@ -1,0 +1,37 @@
+import pytest
+
+from llmkit import errors
+
+
+def test_every_error_is_an_llmkit_error():
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.LLMKitError)
+
+
+def test_tree_shape():
+    assert issubclass(errors.UnsupportedOptionError, errors.InvalidRequestError)
+    assert issubclass(errors.InvalidRequestError, ValueError)
+    assert issubclass(errors.BackendNotInstalledError, errors.BackendNotFoundError)
+    assert issubclass(errors.ModelNotFoundError, FileNotFoundError)
+    assert issubclass(errors.StreamInterruptedError, errors.StreamError)
+
+
+def test_docstring_lists_every_error():
+    for name in errors.__all__:
+        assert name in (errors.__doc__ or ""), name
+
+
+def test_unsupported_option_names_option_and_backend():
+    error = errors.UnsupportedOptionError("tfs_z", "llamacpp", "removed")
+    assert error.fields == ["options.tfs_z"]
+    assert "'tfs_z'" in str(error) and "llamacpp" in str(error)
+
+
+def test_not_installed_says_what_to_install():
+    error = errors.BackendNotInstalledError("llamacpp", "llmkit-llamacpp")
+    assert "pip install llmkit-llamacpp" in str(error)
+
+
+@pytest.mark.parametrize("cls", [errors.StreamInterruptedError])
+def test_partial_is_kept(cls):
+    assert cls("cut", partial=None).partial is None
