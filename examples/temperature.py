@@ -8,8 +8,13 @@ with llmkit.Client() as client:
     for temperature in (0.0, 3.0):
         reply = client.chat(
             QUESTION,
-            options={"temperature": temperature, "seed": 101, "num_predict": 60, "top_k": 0,
-                     "top_p": 1.0},
+            options={
+                "temperature": temperature,
+                "seed": 101,
+                "num_predict": 60,
+                "top_k": 0,
+                "top_p": 1.0,
+            },
         )
         print(f"--- temperature {temperature} ---")
         print(reply.message.content.strip())

@@ -5,9 +5,13 @@ from llmkit.types import Done, TextDelta, ThinkingDelta, ToolCall, ToolCallEvent
 def test_chat_accumulator_builds_the_message():
     acc = ChatAccumulator("m")
     call = ToolCall.model_validate({"function": {"name": "f", "arguments": {"x": 1}}})
-    for event in [ThinkingDelta(text="hm"), TextDelta(text="a"), TextDelta(text="b"),
-                  ToolCallEvent(call=call),
-                  Done(done_reason="stop", usage=Usage(eval_count=2, eval_duration=10))]:
+    for event in [
+        ThinkingDelta(text="hm"),
+        TextDelta(text="a"),
+        TextDelta(text="b"),
+        ToolCallEvent(call=call),
+        Done(done_reason="stop", usage=Usage(eval_count=2, eval_duration=10)),
+    ]:
         acc.add(event)
     response = acc.response()
     assert response.message.content == "ab"

@@ -80,7 +80,7 @@ async def test_break_inside_async_with_closes_the_stream():
 
     def events():
         try:
-            for word in "a b c d".split():
+            for word in ["a", "b", "c", "d"]:
                 yield TextDelta(text=word)
         finally:
             closed.append(True)

@@ -32,13 +32,13 @@ def test_builtin_and_plugin_register_through_the_same_group():
 
 
 def test_missing_known_plugin_names_the_package(monkeypatch):
-    monkeypatch.setattr(backends, "_entry_points", lambda: {})
+    monkeypatch.setattr(backends, "_entry_points", dict)
     with pytest.raises(BackendNotInstalledError, match="pip install llmkit-llamacpp"):
         llmkit.Client("llamacpp:model.gguf")
 
 
 def test_unknown_backend_lists_the_installed_ones():
-    with pytest.raises(BackendNotFoundError, match="installed backends: .*mock"):
+    with pytest.raises(BackendNotFoundError, match=r"installed backends: .*mock"):
         llmkit.Client("nosuch://x")
 
 
@@ -53,7 +53,10 @@ def test_plugins_are_imported_lazily():
     import subprocess
     import sys
 
-    code = "import sys, llmkit; llmkit.Client('mock'); print('llama_cpp' in sys.modules, 'llmkit_llamacpp' in sys.modules)"
+    code = (
+        "import sys, llmkit; llmkit.Client('mock'); "
+        "print('llama_cpp' in sys.modules, 'llmkit_llamacpp' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 

@@ -17,7 +17,10 @@ def test_chatml_render():
 
 
 def test_tools_and_tool_calls_in_hf_shape():
-    source = "{{ tools[0]['function']['name'] }}|{{ messages[0]['tool_calls'][0]['function']['arguments'] | tojson }}"
+    source = (
+        "{{ tools[0]['function']['name'] }}|"
+        "{{ messages[0]['tool_calls'][0]['function']['arguments'] | tojson }}"
+    )
     template = JinjaChatTemplate(source)
     message = Message.model_validate(
         {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {"é": 1}}}]}

@@ -40,8 +40,14 @@ def test_a_string_for_messages_is_a_clear_error():
 
 def test_tools_as_dicts_reach_the_backend():
     backend = MockBackend()
-    tool = {"type": "function", "function": {"name": "f", "description": "d",
-                                             "parameters": {"type": "object", "properties": {}}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "description": "d",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
     llmkit.Client(backend).chat(USER, tools=[tool])
     request = backend.requests[-1]
     assert request.tools is not None and request.tools[0].function.name == "f"

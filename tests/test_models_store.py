@@ -51,7 +51,9 @@ def wheel_server(tmp_path):
 @pytest.fixture
 def registry_with(monkeypatch):
     def install(entry):
-        monkeypatch.setattr(store_module, "lookup", lambda name: entry if name == entry.name else None)
+        monkeypatch.setattr(
+            store_module, "lookup", lambda name: entry if name == entry.name else None
+        )
         monkeypatch.setattr(store_module, "REGISTRY", (entry,))
 
     return install
@@ -92,7 +94,11 @@ def test_pull_from_an_installed_package(tmp_path, monkeypatch, wheel_server, reg
     (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
     (package / "tiny.gguf").write_bytes(PAYLOAD)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    registry_with(dataclasses.replace(wheel_server, module="tiny_model_installed", wheel_url="http://127.0.0.1:9/none"))
+    registry_with(
+        dataclasses.replace(
+            wheel_server, module="tiny_model_installed", wheel_url="http://127.0.0.1:9/none"
+        )
+    )
     stored = ModelStore(tmp_path / "store").pull("tiny")
     assert stored.source.startswith("installed package")
     assert stored.path.read_bytes() == PAYLOAD

@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,7 +45,7 @@ def test_earliest_stop_wins():
 )
 def test_any_chunking_gives_the_same_result(text, stops, cuts):
     points = sorted({c for c in cuts if c <= len(text)} | {0, len(text)})
-    chunks = [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [text[a:b] for a, b in itertools.pairwise(points)]
     assert run(chunks, stops) == reference(text, stops)
 
 

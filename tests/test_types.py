@@ -4,14 +4,45 @@ import pytest
 from pydantic import ValidationError
 
 import llmkit
-from llmkit.types import OLLAMA_OPTION_NAMES, ChatRequest, ChatResponse, GenerateRequest, Message, Options
+from llmkit.types import (
+    OLLAMA_OPTION_NAMES,
+    ChatRequest,
+    ChatResponse,
+    GenerateRequest,
+    Message,
+    Options,
+)
 
 SEED_29 = [
-    "num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "tfs_z", "typical_p",
-    "repeat_last_n", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty",
-    "mirostat", "mirostat_tau", "mirostat_eta", "penalize_newline", "stop", "numa", "num_ctx",
-    "num_batch", "num_gpu", "main_gpu", "low_vram", "f16_kv", "vocab_only", "use_mmap",
-    "use_mlock", "num_thread",
+    "num_keep",
+    "seed",
+    "num_predict",
+    "top_k",
+    "top_p",
+    "min_p",
+    "tfs_z",
+    "typical_p",
+    "repeat_last_n",
+    "temperature",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "mirostat",
+    "mirostat_tau",
+    "mirostat_eta",
+    "penalize_newline",
+    "stop",
+    "numa",
+    "num_ctx",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "low_vram",
+    "f16_kv",
+    "vocab_only",
+    "use_mmap",
+    "use_mlock",
+    "num_thread",
 ]
 
 
@@ -20,13 +51,18 @@ def test_every_seed_option_is_typed(seed_json):
     assert sorted(body["options"]) == sorted(SEED_29)
     assert set(SEED_29) <= set(OLLAMA_OPTION_NAMES)
     # ... and the rest Ollama accepts
-    assert {"num_gqa", "logits_all", "embedding_only", "rope_frequency_base"} <= set(OLLAMA_OPTION_NAMES)
+    assert {"num_gqa", "logits_all", "embedding_only", "rope_frequency_base"} <= set(
+        OLLAMA_OPTION_NAMES
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "model"),
-    [("chat-request.json", ChatRequest), ("generate-request.json", GenerateRequest),
-     ("chat-response.json", ChatResponse)],
+    [
+        ("chat-request.json", ChatRequest),
+        ("generate-request.json", GenerateRequest),
+        ("chat-response.json", ChatResponse),
+    ],
 )
 def test_seed_bodies_validate_and_round_trip(seed_json, name, model):
     body = seed_json(name)
@@ -51,9 +87,19 @@ def test_unknown_option_names_the_field():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("temperature", -0.1), ("top_p", 1.5), ("min_p", -1), ("mirostat", 3), ("num_ctx", 0),
-     ("num_predict", -3), ("top_k", -1), ("num_gpu", -2), ("presence_penalty", 2.5),
-     ("use_mmap", "yes"), ("stop", 5)],
+    [
+        ("temperature", -0.1),
+        ("top_p", 1.5),
+        ("min_p", -1),
+        ("mirostat", 3),
+        ("num_ctx", 0),
+        ("num_predict", -3),
+        ("top_k", -1),
+        ("num_gpu", -2),
+        ("presence_penalty", 2.5),
+        ("use_mmap", "yes"),
+        ("stop", 5),
+    ],
 )
 def test_out_of_range_values_are_rejected(field, value):
     with pytest.raises(ValidationError) as info:
@@ -100,8 +146,11 @@ def test_message_images_bytes_become_base64():
 
 def test_tool_call_in_ollama_shape():
     message = Message.model_validate(
-        {"role": "assistant", "content": "",
-         "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]}
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
+        }
     )
     assert message.tool_calls is not None
     assert message.tool_calls[0].function.arguments == {"city": "Paris"}

@@ -30,9 +30,12 @@ def _options(
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-o")
         options[key.strip()] = parse_option_value(value)
-    for key, value in (("temperature", temperature), ("seed", seed), ("num_predict", num_predict)):
-        if value is not None:
-            options[key] = value
+    named: dict[str, float | int | None] = {
+        "temperature": temperature,
+        "seed": seed,
+        "num_predict": num_predict,
+    }
+    options.update({key: value for key, value in named.items() if value is not None})
     return options
 
 
@@ -58,11 +61,15 @@ def _client(backend: str | None, model: str | None) -> Client:
 
 _common = [
     click.option("--model", "-m", default=None, help="Model name (from the store) or .gguf path."),
-    click.option("--backend", "-b", default=None, help="Backend string, e.g. llamacpp:PATH.gguf or mock."),
+    click.option(
+        "--backend", "-b", default=None, help="Backend string, e.g. llamacpp:PATH.gguf or mock."
+    ),
     click.option("--temperature", type=float, default=None, help="Sampling temperature."),
     click.option("--seed", type=int, default=None, help="Random seed."),
     click.option("--num-predict", type=int, default=None, help="Most tokens to generate."),
-    click.option("-o", "--option", "pairs", multiple=True, metavar="KEY=VALUE", help="Any Ollama option."),
+    click.option(
+        "-o", "--option", "pairs", multiple=True, metavar="KEY=VALUE", help="Any Ollama option."
+    ),
     click.option("--json", "as_json", is_flag=True, help="Print the final response as JSON."),
 ]
 
@@ -94,16 +101,27 @@ def _emit(stream: Any, as_json: bool) -> None:
 @click.argument("prompt")
 @click.option("--system", "-s", default=None, help="A system message.")
 @_with_common
-def chat(prompt: str, system: str | None, model: str | None, backend: str | None,
-         temperature: float | None, seed: int | None, num_predict: int | None,
-         pairs: tuple[str, ...], as_json: bool) -> None:
+def chat(
+    prompt: str,
+    system: str | None,
+    model: str | None,
+    backend: str | None,
+    temperature: float | None,
+    seed: int | None,
+    num_predict: int | None,
+    pairs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Ask PROMPT and stream the answer (default: the local smollm2 model)."""
     try:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
-        with _client(backend, model) as client, client.chat(
-            messages, options=_options(temperature, seed, num_predict, pairs), stream=True
-        ) as stream:
+        with (
+            _client(backend, model) as client,
+            client.chat(
+                messages, options=_options(temperature, seed, num_predict, pairs), stream=True
+            ) as stream,
+        ):
             _emit(stream, as_json)
     except LLMKitError as exc:
         _fail(exc)
@@ -113,14 +131,28 @@ def chat(prompt: str, system: str | None, model: str | None, backend: str | None
 @click.argument("prompt")
 @click.option("--raw", is_flag=True, help="Send the prompt as is, without the chat template.")
 @_with_common
-def generate(prompt: str, raw: bool, model: str | None, backend: str | None,
-             temperature: float | None, seed: int | None, num_predict: int | None,
-             pairs: tuple[str, ...], as_json: bool) -> None:
+def generate(
+    prompt: str,
+    raw: bool,
+    model: str | None,
+    backend: str | None,
+    temperature: float | None,
+    seed: int | None,
+    num_predict: int | None,
+    pairs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Complete PROMPT and stream the text."""
     try:
-        with _client(backend, model) as client, client.generate(
-            prompt, raw=raw or None, options=_options(temperature, seed, num_predict, pairs), stream=True
-        ) as stream:
+        with (
+            _client(backend, model) as client,
+            client.generate(
+                prompt,
+                raw=raw or None,
+                options=_options(temperature, seed, num_predict, pairs),
+                stream=True,
+            ) as stream,
+        ):
             _emit(stream, as_json)
     except LLMKitError as exc:
         _fail(exc)
@@ -137,7 +169,9 @@ def pull(name: str, force: bool) -> None:
             stored = store.pull(name, progress=update, force=force)
     except LLMKitError as exc:
         _fail(exc)
-    click.echo(f"{stored.name}: {stored.path} ({stored.size / 1e6:.1f} MB, sha256 {stored.sha256[:12]})")
+    click.echo(
+        f"{stored.name}: {stored.path} ({stored.size / 1e6:.1f} MB, sha256 {stored.sha256[:12]})"
+    )
 
 
 @app.command(name="list")
@@ -153,7 +187,9 @@ def list_models() -> None:
         table.add_column(column)
     for entry in REGISTRY:
         model = stored.pop(entry.name, None)
-        table.add_row(entry.name, "yes" if model else "no", f"{entry.size / 1e6:.0f} MB", entry.description)
+        table.add_row(
+            entry.name, "yes" if model else "no", f"{entry.size / 1e6:.0f} MB", entry.description
+        )
     for model in stored.values():
         table.add_row(model.name, "yes", f"{model.size / 1e6:.0f} MB", model.source)
     Console().print(table)

@@ -49,8 +49,14 @@ class RequestBuilder:
         self.model = model
         self.options = coerce_options(options)
 
-    def _common(self, model: str | None, options: OptionsLike | None, extra: dict[str, Any]) -> dict[str, Any]:
-        merged = self.options.merged(coerce_options(options)) if self.options else coerce_options(options)
+    def _common(
+        self, model: str | None, options: OptionsLike | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        merged = (
+            self.options.merged(coerce_options(options))
+            if self.options
+            else coerce_options(options)
+        )
         data = {key: value for key, value in extra.items() if value is not None}
         data["model"] = model or self.model
         if merged is not None:
@@ -78,12 +84,21 @@ class RequestBuilder:
             data["tools"] = [_dump(t) for t in tools]
         return _validate(ChatRequest, data)
 
-    def generate(self, prompt: str, *, model: str | None, options: OptionsLike | None, **fields: Any) -> GenerateRequest:
+    def generate(
+        self, prompt: str, *, model: str | None, options: OptionsLike | None, **fields: Any
+    ) -> GenerateRequest:
         data = self._common(model, options, fields)
         data["prompt"] = prompt
         return _validate(GenerateRequest, data)
 
-    def embed(self, input: str | Sequence[str], *, model: str | None, options: OptionsLike | None, **fields: Any) -> EmbedRequest:
+    def embed(
+        self,
+        input: str | Sequence[str],
+        *,
+        model: str | None,
+        options: OptionsLike | None,
+        **fields: Any,
+    ) -> EmbedRequest:
         data = self._common(model, options, fields)
         data["input"] = input if isinstance(input, str) else list(input)
         return _validate(EmbedRequest, data)

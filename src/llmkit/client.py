@@ -16,8 +16,8 @@ from typing import Any, Literal, Self, overload
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import resolve_async_backend, resolve_backend
 from llmkit.backends.base import AsyncBackend, Backend
-from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
 from llmkit.stream import AsyncStream, Stream
+from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
 from llmkit.types.requests import Format, ThinkLevel
 from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
 
@@ -87,8 +87,14 @@ class Client:
     ) -> ChatResponse | Stream[ChatResponse]:
         """Send messages (models or Ollama-shaped dicts); get the reply, or a stream of it."""
         request = self._builder.chat(
-            messages, model=model, tools=tools, options=options,
-            format=format, think=think, keep_alive=keep_alive, stream=stream or None,
+            messages,
+            model=model,
+            tools=tools,
+            options=options,
+            format=format,
+            think=think,
+            keep_alive=keep_alive,
+            stream=stream or None,
         )
         events = Stream[ChatResponse](self.backend.chat(request), ChatAccumulator(request.model))
         if stream:
@@ -153,9 +159,19 @@ class Client:
     ) -> GenerateResponse | Stream[GenerateResponse]:
         """Complete a prompt; get the text, or a stream of it."""
         request = self._builder.generate(
-            prompt, model=model, options=options, suffix=suffix, system=system,
-            template=template, raw=raw, images=images, format=format, think=think,
-            context=context, keep_alive=keep_alive, stream=stream or None,
+            prompt,
+            model=model,
+            options=options,
+            suffix=suffix,
+            system=system,
+            template=template,
+            raw=raw,
+            images=images,
+            format=format,
+            think=think,
+            context=context,
+            keep_alive=keep_alive,
+            stream=stream or None,
         )
         events = Stream[GenerateResponse](
             self.backend.generate(request), GenerateAccumulator(request.model)
@@ -188,7 +204,10 @@ class Client:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -253,10 +272,18 @@ class AsyncClient:
     ) -> ChatResponse | AsyncStream[ChatResponse]:
         """Send messages; get the reply, or an async stream of it."""
         request = self._builder.chat(
-            messages, model=model, tools=tools, options=options,
-            format=format, think=think, keep_alive=keep_alive, stream=stream or None,
+            messages,
+            model=model,
+            tools=tools,
+            options=options,
+            format=format,
+            think=think,
+            keep_alive=keep_alive,
+            stream=stream or None,
         )
-        events = AsyncStream[ChatResponse](self.backend.chat(request), ChatAccumulator(request.model))
+        events = AsyncStream[ChatResponse](
+            self.backend.chat(request), ChatAccumulator(request.model)
+        )
         if stream:
             return events
         async with events:
@@ -319,9 +346,19 @@ class AsyncClient:
     ) -> GenerateResponse | AsyncStream[GenerateResponse]:
         """Complete a prompt; get the text, or an async stream of it."""
         request = self._builder.generate(
-            prompt, model=model, options=options, suffix=suffix, system=system,
-            template=template, raw=raw, images=images, format=format, think=think,
-            context=context, keep_alive=keep_alive, stream=stream or None,
+            prompt,
+            model=model,
+            options=options,
+            suffix=suffix,
+            system=system,
+            template=template,
+            raw=raw,
+            images=images,
+            format=format,
+            think=think,
+            context=context,
+            keep_alive=keep_alive,
+            stream=stream or None,
         )
         events = AsyncStream[GenerateResponse](
             self.backend.generate(request), GenerateAccumulator(request.model)
@@ -354,6 +391,9 @@ class AsyncClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()

@@ -70,7 +70,9 @@ class InvalidRequestError(LLMKitError, ValueError):
         self.errors = errors or []
 
     @classmethod
-    def from_validation_error(cls, exc: ValidationError, *, prefix: str = "") -> InvalidRequestError:
+    def from_validation_error(
+        cls, exc: ValidationError, *, prefix: str = ""
+    ) -> InvalidRequestError:
         """Turn pydantic's error into one that names each field and what is wrong with it."""
         fields: list[str] = []
         lines: list[str] = []
@@ -111,7 +113,9 @@ class UnsupportedFeatureError(InvalidRequestError):
 
     def __init__(self, field: str, backend: str, reason: str = "") -> None:
         detail = f": {reason}" if reason else ""
-        super().__init__(f"{field!r} is not supported by the {backend} backend{detail}", fields=[field])
+        super().__init__(
+            f"{field!r} is not supported by the {backend} backend{detail}", fields=[field]
+        )
         self.field = field
         self.backend = backend
 

@@ -46,9 +46,9 @@ class _StreamState(Generic[R]):
         if self._accumulator.event_count == 0:
             if isinstance(exc, LLMKitError):
                 return exc
-            error = GenerationError(f"the backend failed: {exc}")
-            error.__cause__ = exc
-            return error
+            failure = GenerationError(f"the backend failed: {exc}")
+            failure.__cause__ = exc
+            return failure
         text = self._accumulator.text
         error = StreamInterruptedError(
             f"stream cut off after {len(text)} characters: {exc}", partial=self.partial
@@ -118,7 +118,10 @@ class Stream(_StreamState[R]):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -177,6 +180,9 @@ class AsyncStream(_StreamState[R]):
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()

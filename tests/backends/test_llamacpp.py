@@ -1,6 +1,7 @@
 """The in-process llama.cpp backend on the real SmolLM2-135M-Instruct model."""
 
 import json
+import re
 import threading
 import time
 
@@ -57,7 +58,9 @@ def test_same_seed_at_temperature_point_eight_repeats(client):
 
 
 def test_num_predict_limits_generated_tokens(client):
-    response = client.generate("Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 7})
+    response = client.generate(
+        "Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 7}
+    )
     assert response.eval_count == 7
     assert response.done_reason == "length"
     assert response.context is not None
@@ -65,7 +68,9 @@ def test_num_predict_limits_generated_tokens(client):
 
 
 def test_stop_string_ends_generation_and_is_not_in_the_output(client):
-    free = client.generate("Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 20})
+    free = client.generate(
+        "Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 20}
+    )
     assert " 5" in free.response
     cut = client.generate(
         "Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 20, "stop": [" 5"]}
@@ -77,7 +82,12 @@ def test_stop_string_ends_generation_and_is_not_in_the_output(client):
 
 
 def test_cancelling_a_stream_midway_returns_promptly(client):
-    stream = client.generate("Once upon a time", raw=True, options={"num_predict": 2000, "temperature": 0.8, "seed": 1}, stream=True)
+    stream = client.generate(
+        "Once upon a time",
+        raw=True,
+        options={"num_predict": 2000, "temperature": 0.8, "seed": 1},
+        stream=True,
+    )
     count = 0
     for event in stream:
         if isinstance(event, TextDelta):
@@ -122,27 +132,30 @@ def test_options_it_cannot_honour_are_rejected(client, seed_json):
     with pytest.raises(UnsupportedOptionError) as info:
         client.generate(body["prompt"], options=body["options"])
     assert info.value.option == "num_keep"
-    with pytest.raises(UnsupportedOptionError, match="extra.bogus"):
+    with pytest.raises(UnsupportedOptionError, match=r"extra\.bogus"):
         client.chat(SKY, options={"extra": {"bogus": 1}})
 
 
 def test_honoured_values_of_partly_supported_options(client):
-    response = client.chat(SKY, options={**GREEDY, "tfs_z": 1.0, "penalize_newline": False, "num_predict": 3})
+    response = client.chat(
+        SKY, options={**GREEDY, "tfs_z": 1.0, "penalize_newline": False, "num_predict": 3}
+    )
     assert response.eval_count == 3
 
 
 def test_missing_model_file_names_the_path(tmp_path):
     missing = tmp_path / "absent.gguf"
-    with pytest.raises(ModelNotFoundError, match=str(missing)):
+    with pytest.raises(ModelNotFoundError, match=re.escape(str(missing))):
         llmkit.Client(f"llamacpp:{missing}")
-    with pytest.raises(ModelNotFoundError, match=str(missing)):
+    with pytest.raises(ModelNotFoundError, match=re.escape(str(missing))):
         llmkit.Client(str(missing))
 
 
 def test_format_json_gives_json(client):
     response = client.chat(
         [{"role": "user", "content": "Give me a JSON object with a key named color."}],
-        format="json", options={"temperature": 0, "num_predict": 60},
+        format="json",
+        options={"temperature": 0, "num_predict": 60},
     )
     if response.done_reason == "stop":
         assert isinstance(json.loads(response.message.content), dict)
@@ -151,9 +164,13 @@ def test_format_json_gives_json(client):
 
 
 def test_generate_returns_context_that_continues(client):
-    first = client.generate("The capital of France is", raw=True, options={"temperature": 0, "num_predict": 3})
+    first = client.generate(
+        "The capital of France is", raw=True, options={"temperature": 0, "num_predict": 3}
+    )
     assert first.context and len(first.context) == first.prompt_eval_count + first.eval_count
-    more = client.generate("", raw=True, context=first.context, options={"temperature": 0, "num_predict": 3})
+    more = client.generate(
+        "", raw=True, context=first.context, options={"temperature": 0, "num_predict": 3}
+    )
     assert more.prompt_eval_count == len(first.context)
 
 
@@ -167,9 +184,13 @@ def test_embeddings(client):
 def test_chat_template_override(llama_backend, smollm2_path):
     from llmkit_llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(str(smollm2_path), chat_template="{{ messages[-1]['content'] }} =", options={"num_ctx": 512})
+    backend = LlamaCppBackend(
+        str(smollm2_path), chat_template="{{ messages[-1]['content'] }} =", options={"num_ctx": 512}
+    )
     try:
-        response = llmkit.Client(backend).chat([{"role": "user", "content": "2 + 2"}], options={"num_predict": 3, "temperature": 0})
+        response = llmkit.Client(backend).chat(
+            [{"role": "user", "content": "2 + 2"}], options={"num_predict": 3, "temperature": 0}
+        )
         assert response.prompt_eval_count is not None and response.prompt_eval_count < 10
     finally:
         backend.close()

@@ -138,9 +138,7 @@ def resolve_backend(spec: Backend | str | None, **kwargs: Any) -> Backend:
     )
 
 
-def resolve_async_backend(
-    spec: Backend | AsyncBackend | str | None, **kwargs: Any
-) -> AsyncBackend:
+def resolve_async_backend(spec: Backend | AsyncBackend | str | None, **kwargs: Any) -> AsyncBackend:
     """An asynchronous backend; a synchronous one is driven through worker threads."""
     backend = _create(spec, kwargs) if spec is None or isinstance(spec, str) else spec
     if isinstance(backend, AsyncBackend):

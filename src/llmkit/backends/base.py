@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -45,7 +45,10 @@ class Backend(Protocol):
     generator's ``close()``) stops generation and frees what it holds.
     """
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """The backend's name, as in backend strings (``llamacpp``)."""
+        ...
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]: ...
 
@@ -60,7 +63,10 @@ class Backend(Protocol):
 class AsyncBackend(Protocol):
     """An asynchronous backend: the same contract as :class:`Backend`, awaited."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """The backend's name, as in backend strings (``ollama``)."""
+        ...
 
     def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
 
@@ -111,7 +117,9 @@ class ThreadedAsyncBackend:
             self._limiter = anyio.CapacityLimiter(1)
         return self._limiter
 
-    async def _drive(self, start: Callable[[], Iterator[StreamEvent]]) -> AsyncGenerator[StreamEvent, None]:
+    async def _drive(
+        self, start: Callable[[], Iterator[StreamEvent]]
+    ) -> AsyncGenerator[StreamEvent, None]:
         limiter = self._limiter_now()
         async with self._lock():
             iterator = await anyio.to_thread.run_sync(start, limiter=limiter)

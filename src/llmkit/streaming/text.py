@@ -35,9 +35,7 @@ class StopScanner:
         if not self.stops:
             return text, False
         window = self._pending + text
-        cut = min(
-            (index for stop in self.stops if (index := window.find(stop)) >= 0), default=-1
-        )
+        cut = min((index for stop in self.stops if (index := window.find(stop)) >= 0), default=-1)
         if cut >= 0:
             self._pending = ""
             self.stopped = True

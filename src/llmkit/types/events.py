@@ -51,4 +51,6 @@ class Done(_Event):
     context: list[int] | None = None
 
 
-StreamEvent = Annotated[TextDelta | ThinkingDelta | ToolCallEvent | Done, Field(discriminator="type")]
+StreamEvent = Annotated[
+    TextDelta | ThinkingDelta | ToolCallEvent | Done, Field(discriminator="type")
+]

@@ -36,9 +36,7 @@ class ToolFunction(BaseModel):
 
     name: str
     description: str | None = None
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 class Tool(BaseModel):

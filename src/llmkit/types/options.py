@@ -106,4 +106,6 @@ class Options(BaseModel):
 
 
 #: The names Ollama accepts, in its documentation's order (``extra`` excluded).
-OLLAMA_OPTION_NAMES: tuple[str, ...] = tuple(name for name in Options.model_fields if name != "extra")
+OLLAMA_OPTION_NAMES: tuple[str, ...] = tuple(
+    name for name in Options.model_fields if name != "extra"
+)

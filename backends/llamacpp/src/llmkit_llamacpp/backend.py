@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from llmkit._request import OptionsLike, coerce_options
 from llmkit.backends.base import ExclusiveModelLock
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import (
@@ -40,7 +41,6 @@ from llmkit.types.messages import Message
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
-from llmkit._request import OptionsLike, coerce_options
 from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
 
 __all__ = ["LlamaCppBackend"]
@@ -79,7 +79,9 @@ class _Loaded:
         if source is None:
             return None
         if self._template is None or self._template_for != source:
-            self._template = JinjaChatTemplate(source, bos_token=self.bos_text, eos_token=self.eos_text)
+            self._template = JinjaChatTemplate(
+                source, bos_token=self.bos_text, eos_token=self.eos_text
+            )
             self._template_for = source
         return self._template
 
@@ -133,7 +135,9 @@ class LlamaCppBackend:
         self._check_request(request.think, None)
         for index, message in enumerate(request.messages):
             if message.images:
-                raise UnsupportedFeatureError(f"messages.{index}.images", BACKEND, "no multimodal support")
+                raise UnsupportedFeatureError(
+                    f"messages.{index}.images", BACKEND, "no multimodal support"
+                )
         self._check_common(request)
         _, split = self._split(request.options)
         path, name = self._model_for(request.model)
@@ -156,7 +160,9 @@ class LlamaCppBackend:
         self._check_request(request.think, request.images)
         self._check_common(request)
         if request.suffix is not None:
-            raise UnsupportedFeatureError("suffix", BACKEND, "fill-in-the-middle is not supported yet")
+            raise UnsupportedFeatureError(
+                "suffix", BACKEND, "fill-in-the-middle is not supported yet"
+            )
         if request.template is not None:
             raise UnsupportedOptionError(
                 "template", BACKEND, "Ollama Go templates arrive with the template compiler"
@@ -168,24 +174,34 @@ class LlamaCppBackend:
         def prompt(loaded: _Loaded) -> list[int]:
             template = None if request.raw else loaded.template(self.chat_template)
             if template is None:
-                text = request.prompt if not request.system or request.raw else f"{request.system}\n\n{request.prompt}"
+                text = (
+                    request.prompt
+                    if not request.system or request.raw
+                    else f"{request.system}\n\n{request.prompt}"
+                )
             else:
                 messages = [Message(role="user", content=request.prompt)]
                 if request.system:
                     messages.insert(0, Message(role="system", content=request.system))
                 text = template.render(messages)
-            return list(request.context or []) + _tokenize(loaded, text, add_bos=not request.context)
+            return list(request.context or []) + _tokenize(
+                loaded, text, add_bos=not request.context
+            )
 
-        return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive, want_context=True)
+        return self._run(
+            path, name, split, prompt, grammar, keep_alive=request.keep_alive, want_context=True
+        )
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
         self._check_common(request)
         merged, split = self._split(request.options, with_defaults=False)
-        for option in (merged.given() if merged else {}):
+        for option in merged.given() if merged else {}:
             if option_stage(option) != "load":
                 raise UnsupportedOptionError(option, BACKEND, "it has no effect on embeddings")
         if request.dimensions is not None:
-            raise UnsupportedFeatureError("dimensions", BACKEND, "embeddings have the model's own size")
+            raise UnsupportedFeatureError(
+                "dimensions", BACKEND, "embeddings have the model's own size"
+            )
         path, name = self._model_for(request.model)
         split.load.update(embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN)
         loaded = self._load(path, split.load)
@@ -194,7 +210,9 @@ class LlamaCppBackend:
         loaded.lock.acquire()
         try:
             counts = [len(_tokenize(loaded, text)) for text in inputs]
-            vectors = loaded.llm.embed(inputs, normalize=True, truncate=bool(request.truncate is not False))
+            vectors = loaded.llm.embed(
+                inputs, normalize=True, truncate=bool(request.truncate is not False)
+            )
         except (RuntimeError, ValueError) as exc:
             raise GenerationError(f"llama.cpp could not embed: {exc}") from exc
         finally:
@@ -228,11 +246,17 @@ class LlamaCppBackend:
     @staticmethod
     def _check_common(request: ChatRequest | GenerateRequest | EmbedRequest) -> None:
         if getattr(request, "shift", None):
-            raise UnsupportedFeatureError("shift", BACKEND, "llama-cpp-python never shifts the context")
+            raise UnsupportedFeatureError(
+                "shift", BACKEND, "llama-cpp-python never shifts the context"
+            )
         if isinstance(request, ChatRequest | GenerateRequest) and request.truncate:
-            raise UnsupportedFeatureError("truncate", BACKEND, "prompts are never truncated silently")
+            raise UnsupportedFeatureError(
+                "truncate", BACKEND, "prompts are never truncated silently"
+            )
 
-    def _split(self, options: Options | None, *, with_defaults: bool = True) -> tuple[Options | None, SplitOptions]:
+    def _split(
+        self, options: Options | None, *, with_defaults: bool = True
+    ) -> tuple[Options | None, SplitOptions]:
         merged = self.options.merged(options) if self.options else options
         return merged, split_options(merged, with_defaults=with_defaults)
 
@@ -293,7 +317,9 @@ class LlamaCppBackend:
         load_ns = self._take_load_ns(loaded)
         llm = loaded.llm
         if split.load.get("vocab_only"):
-            raise InvalidRequestError("a model loaded with vocab_only cannot generate", fields=["options.vocab_only"])
+            raise InvalidRequestError(
+                "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
+            )
         loaded.lock.acquire()
         tokens_out: list[int] = []
         generator = None
@@ -390,7 +416,7 @@ def _tokenize(loaded: _Loaded, text: str, *, add_bos: bool = True) -> list[int]:
 def _grammar(format: Any) -> Any:
     if format is None:
         return None
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
         if format == "json":
@@ -399,7 +425,9 @@ def _grammar(format: Any) -> Any:
             return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
         return LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
     except (ValueError, RuntimeError) as exc:
-        raise InvalidRequestError(f"format: cannot turn this JSON schema into a grammar: {exc}", fields=["format"]) from exc
+        raise InvalidRequestError(
+            f"format: cannot turn this JSON schema into a grammar: {exc}", fields=["format"]
+        ) from exc
 
 
 def _free(loaded: _Loaded) -> None:

@@ -66,13 +66,30 @@ def _f16_kv(on: bool) -> dict[str, Any]:
 
 
 RULES: tuple[OptionRule, ...] = (
-    OptionRule("num_keep", "none", "-", "llama-cpp-python never shifts the context, so there is nothing to keep"),
+    OptionRule(
+        "num_keep",
+        "none",
+        "-",
+        "llama-cpp-python never shifts the context, so there is nothing to keep",
+    ),
     OptionRule("seed", "sample", "llama_set_seed", "-1 or unset: a random seed per request"),
-    OptionRule("num_predict", "request", "token limit", "0: nothing; -1 and -2: until end of sequence or a full context (no context shift)"),
+    OptionRule(
+        "num_predict",
+        "request",
+        "token limit",
+        "0: nothing; -1 and -2: until end of sequence or a full context (no context shift)",
+    ),
     OptionRule("top_k", "sample", "top_k"),
     OptionRule("top_p", "sample", "top_p"),
     OptionRule("min_p", "sample", "min_p"),
-    OptionRule("tfs_z", "sample", "-", "llama.cpp removed tail-free sampling; only 1.0 (off) is accepted", accepts=lambda v: v == 1.0, convert=lambda v: {}),
+    OptionRule(
+        "tfs_z",
+        "sample",
+        "-",
+        "llama.cpp removed tail-free sampling; only 1.0 (off) is accepted",
+        accepts=lambda v: v == 1.0,
+        convert=lambda v: {},
+    ),
     OptionRule("typical_p", "sample", "typical_p"),
     OptionRule("repeat_last_n", "sample", "penalty_last_n", "-1: the whole context"),
     OptionRule("temperature", "sample", "temp", "0: greedy"),
@@ -82,16 +99,31 @@ RULES: tuple[OptionRule, ...] = (
     OptionRule("mirostat", "sample", "mirostat_mode"),
     OptionRule("mirostat_tau", "sample", "mirostat_tau"),
     OptionRule("mirostat_eta", "sample", "mirostat_eta"),
-    OptionRule("penalize_newline", "sample", "-", "llama.cpp no longer penalises newlines; only false is accepted", accepts=lambda v: v is False, convert=lambda v: {}),
+    OptionRule(
+        "penalize_newline",
+        "sample",
+        "-",
+        "llama.cpp no longer penalises newlines; only false is accepted",
+        accepts=lambda v: v is False,
+        convert=lambda v: {},
+    ),
     OptionRule("stop", "request", "stop sequences", "cut before the stop; it is not in the output"),
     OptionRule("numa", "load", "numa"),
     OptionRule("num_ctx", "load", "n_ctx"),
     OptionRule("num_batch", "load", "n_batch"),
     OptionRule("num_gqa", "none", "-", "read from the GGUF file; no longer settable"),
-    OptionRule("num_gpu", "load", "n_gpu_layers", "-1: all layers; needs a CUDA/Metal build of llama.cpp"),
+    OptionRule(
+        "num_gpu", "load", "n_gpu_layers", "-1: all layers; needs a CUDA/Metal build of llama.cpp"
+    ),
     OptionRule("main_gpu", "load", "main_gpu"),
     OptionRule("low_vram", "none", "-", "removed from llama.cpp"),
-    OptionRule("f16_kv", "load", "type_k, type_v", "true: F16 KV cache (the default), false: F32", convert=_f16_kv),
+    OptionRule(
+        "f16_kv",
+        "load",
+        "type_k, type_v",
+        "true: F16 KV cache (the default), false: F32",
+        convert=_f16_kv,
+    ),
     OptionRule("logits_all", "load", "logits_all"),
     OptionRule("vocab_only", "load", "vocab_only", "the model can then tokenize but not generate"),
     OptionRule("use_mmap", "load", "use_mmap"),
@@ -99,7 +131,13 @@ RULES: tuple[OptionRule, ...] = (
     OptionRule("embedding_only", "load", "embedding"),
     OptionRule("rope_frequency_base", "load", "rope_freq_base"),
     OptionRule("rope_frequency_scale", "load", "rope_freq_scale"),
-    OptionRule("num_thread", "load", "n_threads, n_threads_batch", "0: let llama.cpp choose", convert=_threads),
+    OptionRule(
+        "num_thread",
+        "load",
+        "n_threads, n_threads_batch",
+        "0: let llama.cpp choose",
+        convert=_threads,
+    ),
 )
 
 _BY_NAME = {rule.option: rule for rule in RULES}

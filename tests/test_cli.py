@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from llmkit._cli_app import app
+from llmkit.cli import parse_option_value
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_chat_streams_from_the_mock_backend(run):
+    result = run("chat", "-b", "mock", "hello there")
+    assert result.exit_code == 0
+    assert result.output == "hello there\n"
+
+
+def test_chat_json_prints_the_final_response(run):
+    result = run("chat", "-b", "mock", "--json", "--num-predict", "1", "a b c")
+    body = json.loads(result.output)
+    assert body["message"]["content"] == "a " and body["done_reason"] == "length"
+
+
+def test_dash_o_takes_any_option_and_errors_name_the_field(run):
+    assert run("chat", "-b", "mock", "-o", 'stop=["c"]', "a b c d").output == "a b \n"
+    result = run("chat", "-b", "mock", "-o", "temprature=1", "hi")
+    assert result.exit_code == 2
+    assert "options.temprature: unknown field" in result.output
+
+
+def test_bad_option_syntax(run):
+    result = CliRunner().invoke(app, ["chat", "-b", "mock", "-o", "novalue", "hi"])
+    assert result.exit_code == 2 and "key=value" in result.output
+
+
+def test_option_values_parse_as_json_when_they_can():
+    assert parse_option_value("0.5") == 0.5
+    assert parse_option_value("true") is True
+    assert parse_option_value('["a"]') == ["a"]
+    assert parse_option_value("user:") == "user:"
+
+
+def test_backends_lists_plugins(run):
+    names = run("backends").output.split()
+    assert "mock" in names and "llamacpp" in names
+
+
+def test_list_and_rm_on_an_empty_store(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKIT_MODELS", str(tmp_path))
+    assert "smollm2" in run("list").output
+    result = CliRunner().invoke(app, ["rm", "smollm2"])
+    assert result.exit_code == 1 and "not in the store" in result.output
+
+
+def test_unknown_model_pull_fails_clearly(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKIT_MODELS", str(tmp_path))
+    result = CliRunner().invoke(app, ["pull", "nonesuch"])
+    assert result.exit_code == 1 and "no model named 'nonesuch'" in result.output
+
+
+@pytest.mark.model
+def test_the_readme_command_streams_from_the_real_default_model(smollm2_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmkit",
+            "chat",
+            "--temperature",
+            "0",
+            "--num-predict",
+            "30",
+            "Why is the sky blue? Use one sentence in your answer.",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) > 5
+
+
+@pytest.mark.model
+def test_pull_an_already_stored_model_is_quick(smollm2_path):
+    result = CliRunner().invoke(app, ["pull", "smollm2"])
+    assert result.exit_code == 0 and str(smollm2_path) in result.output
