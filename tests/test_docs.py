@@ -75,3 +75,12 @@ def test_architecture_page_names_every_module():
         if path.name == "__init__.py":
             continue
         assert path.stem in text, f"docs/architecture.md does not mention {path.relative_to(ROOT)}"
+
+
+def test_the_sync_client_is_generated_from_the_async_one():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "unasync.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

@@ -37,8 +37,10 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "KNOWN_PLUGINS",
     "AsyncBackend",
+    "AsyncBackendSpec",
     "Backend",
     "BackendPlugin",
+    "BackendSpec",
     "ExclusiveModelLock",
     "ThreadedAsyncBackend",
     "available_backends",
@@ -49,6 +51,11 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "llmkit.backends"
+
+#: What ``Client(backend=...)`` takes: an instance, a backend string, or ``None``.
+BackendSpec = Backend | str | None
+#: What ``AsyncClient(backend=...)`` takes: a sync backend is driven through threads.
+AsyncBackendSpec = Backend | AsyncBackend | str | None
 DEFAULT_BACKEND = "llamacpp"
 
 #: Backends llmkit knows by name, and the distribution that provides each.
@@ -128,7 +135,7 @@ def _create(spec: str | None, kwargs: dict[str, Any]) -> Backend | AsyncBackend:
     return load_plugin(scheme).from_target(target, **kwargs)
 
 
-def resolve_backend(spec: Backend | str | None, **kwargs: Any) -> Backend:
+def resolve_backend(spec: BackendSpec, **kwargs: Any) -> Backend:
     """A synchronous backend from an instance or a backend string."""
     backend = _create(spec, kwargs) if spec is None or isinstance(spec, str) else spec
     if isinstance(backend, Backend) and not isinstance(backend, ThreadedAsyncBackend):

@@ -11,9 +11,7 @@ from llmkit.types.messages import Message
 DoneReason = Literal["stop", "length", "cancelled", "tool_calls"] | str
 
 
-class Usage(BaseModel):
-    """Token counts and durations (nanoseconds), named as Ollama names them."""
-
+class _Counts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     total_duration: int | None = None
@@ -22,6 +20,10 @@ class Usage(BaseModel):
     prompt_eval_duration: int | None = None
     eval_count: int | None = None
     eval_duration: int | None = None
+
+
+class Usage(_Counts):
+    """Token counts and durations (nanoseconds), named as Ollama names them."""
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -31,31 +33,16 @@ class Usage(BaseModel):
         return self.eval_count / (self.eval_duration / 1e9)
 
 
-class _Timed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _Timed(_Counts):
     model: str | None = None
     created_at: str | None = None
     done: bool | None = None
     done_reason: DoneReason | None = None
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
 
     @property
     def usage(self) -> Usage:
         """The counts and durations of this response as one :class:`Usage`."""
-        return Usage(
-            total_duration=self.total_duration,
-            load_duration=self.load_duration,
-            prompt_eval_count=self.prompt_eval_count,
-            prompt_eval_duration=self.prompt_eval_duration,
-            eval_count=self.eval_count,
-            eval_duration=self.eval_duration,
-        )
+        return Usage.model_validate(self.model_dump(include=set(_Counts.model_fields)))
 
 
 class ChatResponse(_Timed):

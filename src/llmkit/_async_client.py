@@ -1,0 +1,214 @@
+"""``AsyncClient``: the source of truth for both clients.
+
+``_sync_client.py`` (``Client``) is generated from this file by
+``python .ci/unasync.py``; a test fails when the two drift.  Edit this
+file, then regenerate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Literal, Self, overload
+
+from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
+from llmkit.backends import AsyncBackendSpec, resolve_async_backend
+from llmkit.backends.base import AsyncBackend
+from llmkit.stream import AsyncStream
+from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
+from llmkit.types.requests import Format, ThinkLevel
+from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient:
+    """An asynchronous client, for asyncio and trio alike.
+
+    ``backend`` is a backend instance or a backend string (see
+    :mod:`llmkit.backends`); ``None`` means the in-process llama.cpp backend
+    with the default model, fetched into the local store on first use.
+    A synchronous (in-process) backend runs in worker threads, one native call
+    at a time, so the event loop is never blocked.
+    ``model`` and ``options`` are defaults for every call; per-call options
+    override them field by field.  Other keyword arguments go to the backend.
+    """
+
+    def __init__(
+        self,
+        backend: AsyncBackendSpec = None,
+        *,
+        model: str | None = None,
+        options: OptionsLike | None = None,
+        **backend_kwargs: Any,
+    ) -> None:
+        self._builder = RequestBuilder(model, options)
+        self.backend: AsyncBackend = resolve_async_backend(backend, **backend_kwargs)
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[MessageLike] | None = ...,
+        *,
+        model: str | None = ...,
+        tools: Sequence[ToolLike] | None = ...,
+        options: OptionsLike | None = ...,
+        format: Format | None = ...,
+        think: bool | ThinkLevel | None = ...,
+        keep_alive: str | float | None = ...,
+        stream: Literal[False] = ...,
+    ) -> ChatResponse: ...
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[MessageLike] | None = ...,
+        *,
+        model: str | None = ...,
+        tools: Sequence[ToolLike] | None = ...,
+        options: OptionsLike | None = ...,
+        format: Format | None = ...,
+        think: bool | ThinkLevel | None = ...,
+        keep_alive: str | float | None = ...,
+        stream: Literal[True],
+    ) -> AsyncStream[ChatResponse]: ...
+
+    async def chat(
+        self,
+        messages: Sequence[MessageLike] | None = None,
+        *,
+        model: str | None = None,
+        tools: Sequence[ToolLike] | None = None,
+        options: OptionsLike | None = None,
+        format: Format | None = None,
+        think: bool | ThinkLevel | None = None,
+        keep_alive: str | float | None = None,
+        stream: bool = False,
+    ) -> ChatResponse | AsyncStream[ChatResponse]:
+        """Send messages (models or Ollama-shaped dicts); get the reply or an async stream."""
+        request = self._builder.chat(
+            messages,
+            model=model,
+            tools=tools,
+            options=options,
+            format=format,
+            think=think,
+            keep_alive=keep_alive,
+            stream=stream or None,
+        )
+        events = AsyncStream[ChatResponse](
+            self.backend.chat(request), ChatAccumulator(request.model)
+        )
+        if stream:
+            return events
+        async with events:
+            return await events.final_response()
+
+    @overload
+    async def generate(
+        self,
+        prompt: str = ...,
+        *,
+        model: str | None = ...,
+        options: OptionsLike | None = ...,
+        suffix: str | None = ...,
+        system: str | None = ...,
+        template: str | None = ...,
+        raw: bool | None = ...,
+        images: Sequence[str] | None = ...,
+        format: Format | None = ...,
+        think: bool | ThinkLevel | None = ...,
+        context: Sequence[int] | None = ...,
+        keep_alive: str | float | None = ...,
+        stream: Literal[False] = ...,
+    ) -> GenerateResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        prompt: str = ...,
+        *,
+        model: str | None = ...,
+        options: OptionsLike | None = ...,
+        suffix: str | None = ...,
+        system: str | None = ...,
+        template: str | None = ...,
+        raw: bool | None = ...,
+        images: Sequence[str] | None = ...,
+        format: Format | None = ...,
+        think: bool | ThinkLevel | None = ...,
+        context: Sequence[int] | None = ...,
+        keep_alive: str | float | None = ...,
+        stream: Literal[True],
+    ) -> AsyncStream[GenerateResponse]: ...
+
+    async def generate(
+        self,
+        prompt: str = "",
+        *,
+        model: str | None = None,
+        options: OptionsLike | None = None,
+        suffix: str | None = None,
+        system: str | None = None,
+        template: str | None = None,
+        raw: bool | None = None,
+        images: Sequence[str] | None = None,
+        format: Format | None = None,
+        think: bool | ThinkLevel | None = None,
+        context: Sequence[int] | None = None,
+        keep_alive: str | float | None = None,
+        stream: bool = False,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]:
+        """Complete a prompt; get the text or an async stream."""
+        request = self._builder.generate(
+            prompt,
+            model=model,
+            options=options,
+            suffix=suffix,
+            system=system,
+            template=template,
+            raw=raw,
+            images=images,
+            format=format,
+            think=think,
+            context=context,
+            keep_alive=keep_alive,
+            stream=stream or None,
+        )
+        events = AsyncStream[GenerateResponse](
+            self.backend.generate(request), GenerateAccumulator(request.model)
+        )
+        if stream:
+            return events
+        async with events:
+            return await events.final_response()
+
+    async def embed(
+        self,
+        input: str | Sequence[str],
+        *,
+        model: str | None = None,
+        options: OptionsLike | None = None,
+        truncate: bool | None = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:
+        """One embedding vector per input text."""
+        request = self._builder.embed(
+            input, model=model, options=options, truncate=truncate, dimensions=dimensions
+        )
+        return await self.backend.embed(request)
+
+    async def aclose(self) -> None:
+        """Free the backend (an in-process model is unloaded)."""
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
