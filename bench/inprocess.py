@@ -18,7 +18,12 @@ alternates by round), each round is printed, and the medians are compared:
 targets are llmkit >= 0.97x direct tok/s and llmkit TTFT <= 1.05x direct.
 It always exits 0: benchmarks inform, they do not fail CI.
 
-    python bench/inprocess.py [--rounds 5] [--tokens 128] [--threads N] [--model smollm2] [--json]
+    python bench/inprocess.py [--rounds 5] [--tokens 128] [--threads N] [--model smollm2]
+                              [--num-gpu LAYERS] [--json]
+
+``--num-gpu`` offloads layers to the GPU on both sides (a CUDA build of llama.cpp is
+needed; the header says whether this build can offload).  Run it with ``--num-gpu 0``
+and ``--num-gpu -1`` to record CPU against GPU tokens/s.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from llama_cpp import CreateCompletionStreamResponse, Llama
+from llama_cpp import CreateCompletionStreamResponse, Llama, llama_supports_gpu_offload
 
 from llmkit import Client, Done, TextDelta
 from llmkit_llamacpp import LlamaCppBackend
@@ -144,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--num-gpu", type=int, default=0, help="layers on the GPU (-1: all)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
 
-    backend = LlamaCppBackend(args.model, options={"num_ctx": NUM_CTX, "num_thread": args.threads})
+    load = {"num_ctx": NUM_CTX, "num_thread": args.threads, "num_gpu": args.num_gpu}
+    backend = LlamaCppBackend(args.model, options=load)
     client = Client(backend)
     path = backend.model_path
     llm = Llama(
@@ -155,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         n_ctx=NUM_CTX,
         n_threads=args.threads,
         n_threads_batch=args.threads,
+        n_gpu_layers=args.num_gpu,
         verbose=False,
     )
+    gpu = bool(llama_supports_gpu_offload())
     print(f"model {path}\nthreads {args.threads}, tokens {args.tokens}, rounds {args.rounds}")
+    print(f"num_gpu {args.num_gpu} (this llama.cpp build can offload to a GPU: {gpu})")
 
     sides: dict[str, Callable[[], Run]] = {
         "llmkit": lambda: run_llmkit(client, args.tokens),
@@ -197,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "model": str(path),
             "threads": args.threads,
+            "num_gpu": args.num_gpu,
+            "gpu_offload_supported": gpu,
             "tokens": args.tokens,
             "rounds": {n: [_public(r) for r in rs] for n, rs in runs.items()},
             "median": med,

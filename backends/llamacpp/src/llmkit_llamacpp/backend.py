@@ -132,7 +132,7 @@ class LlamaCppBackend:
     # -- the protocol ---------------------------------------------------------
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        self._check_request(request.think, None)
+        self._check_request(request.think, images=None)
         for index, message in enumerate(request.messages):
             if message.images:
                 raise UnsupportedFeatureError(
@@ -157,14 +157,14 @@ class LlamaCppBackend:
         return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
-        self._check_request(request.think, request.images)
+        self._check_request(request.think, images=request.images)
         self._check_common(request)
         if request.suffix is not None:
             raise UnsupportedFeatureError(
                 "suffix", BACKEND, "fill-in-the-middle is not supported yet"
             )
         if request.template is not None:
-            raise UnsupportedOptionError(
+            raise UnsupportedFeatureError(
                 "template", BACKEND, "Ollama Go templates arrive with the template compiler"
             )
         _, split = self._split(request.options)
@@ -174,11 +174,11 @@ class LlamaCppBackend:
         def prompt(loaded: _Loaded) -> list[int]:
             template = None if request.raw else loaded.template(self.chat_template)
             if template is None:
-                text = (
-                    request.prompt
-                    if not request.system or request.raw
-                    else f"{request.system}\n\n{request.prompt}"
-                )
+                if request.system and not request.raw:
+                    raise UnsupportedFeatureError(
+                        "system", BACKEND, f"the model {path.name} has no chat template to put it in"
+                    )
+                text = request.prompt
             else:
                 messages = [Message(role="user", content=request.prompt)]
                 if request.system:
@@ -237,7 +237,7 @@ class LlamaCppBackend:
     # -- internals ------------------------------------------------------------
 
     @staticmethod
-    def _check_request(think: object, images: object) -> None:
+    def _check_request(think: object, *, images: object) -> None:
         if think not in (None, False):
             raise UnsupportedFeatureError("think", BACKEND, "thinking is not supported yet")
         if images:
