@@ -18,6 +18,7 @@ from llmkit.errors import (
     LLMKitError,
     ModelNotFoundError,
     StreamInterruptedError,
+    UnsupportedFeatureError,
     UnsupportedOptionError,
 )
 from llmkit.stream import AsyncStream, Stream
@@ -70,6 +71,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallEvent",
+    "UnsupportedFeatureError",
     "UnsupportedOptionError",
     "Usage",
     "__version__",
