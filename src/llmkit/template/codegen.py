@@ -1,0 +1,442 @@
+"""Code generation: a parsed template set to Python source (pure, deterministic).
+
+Each template becomes one function ``_tN(rt, dot)`` that appends to
+``rt.out``.  Go variables become Python locals resolved at compile time
+(shadowing and scopes as in Go); ``and``/``or`` short-circuit through
+conditional expressions; ``range`` is a Python ``for`` loop, so ``break`` and
+``continue`` map one to one.  Every generated line that can fail is recorded
+in ``line_map`` with the template offset it came from, so an execution error
+names the template line and column without any bookkeeping at run time.
+
+Template text only ever appears in the output as Python string literals made
+by ``repr()``, and names from the template are never Python identifiers, so
+compiling a template cannot inject code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from llmkit.template.nodes import (
+    ActionNode,
+    BoolNode,
+    BreakNode,
+    ChainNode,
+    CommandNode,
+    ContinueNode,
+    DotNode,
+    FieldNode,
+    IdentifierNode,
+    IfNode,
+    ListNode,
+    NilNode,
+    Node,
+    NumberNode,
+    PipeNode,
+    RangeNode,
+    StringNode,
+    TemplateNode,
+    TextNode,
+    VariableNode,
+    WithNode,
+)
+
+__all__ = ["FUNCTION_PARAMS", "GeneratedCode", "generate"]
+
+#: How each function's arguments are passed: "value" (reflect.Value: no value is an error),
+#: "any" (no value is nil), "string" (must be a string). The last kind repeats.
+FUNCTION_PARAMS: dict[str, tuple[str, ...]] = {
+    "and": ("value",),
+    "or": ("value",),
+    "not": ("value",),
+    "len": ("value",),
+    "index": ("value",),
+    "slice": ("value",),
+    "eq": ("value",),
+    "ne": ("value",),
+    "lt": ("value",),
+    "le": ("value",),
+    "gt": ("value",),
+    "ge": ("value",),
+    "call": ("value",),
+    "print": ("any",),
+    "println": ("any",),
+    "printf": ("string", "any"),
+    "html": ("any",),
+    "js": ("any",),
+    "urlquery": ("any",),
+    "json": ("any",),
+    "currentDate": ("string",),
+    "yesterdayDate": ("string",),
+    "toTypeScriptType": ("any",),
+}
+#: Exact arity where Go's signature fixes it (name: (min, max)); max None = variadic.
+FUNCTION_ARITY: dict[str, tuple[int, int | None]] = {
+    "and": (1, None), "or": (1, None), "not": (1, 1), "len": (1, 1), "index": (1, None),
+    "slice": (1, None), "eq": (1, None), "ne": (2, 2), "lt": (2, 2), "le": (2, 2),
+    "gt": (2, 2), "ge": (2, 2), "call": (1, None), "printf": (1, None), "json": (1, 1),
+    "toTypeScriptType": (1, 1),
+}  # fmt: skip
+
+
+@dataclass
+class GeneratedCode:
+    source: str
+    functions: dict[str, str]
+    """Template name -> generated function name."""
+    line_map: dict[int, int] = field(default_factory=dict)
+    """Generated line number (1-based) -> template offset."""
+    functions_used: set[str] = field(default_factory=set)
+
+
+class _Scope:
+    def __init__(self) -> None:
+        self.frames: list[dict[str, str]] = [{}]
+
+    def declare(self, name: str, python: str) -> None:
+        self.frames[-1][name] = python
+
+    def lookup(self, name: str) -> str:
+        for frame in reversed(self.frames):
+            if name in frame:
+                return frame[name]
+        raise KeyError(name)  # the parser rejects undefined variables
+
+    def push(self) -> None:
+        self.frames.append({})
+
+    def pop(self) -> None:
+        self.frames.pop()
+
+
+class _Generator:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.line_map: dict[int, int] = {}
+        self.counter = 0
+        self.indent = 1
+        self.scope = _Scope()
+        self.dot = "dot"
+        self.functions_used: set[str] = set()
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def emit(self, line: str, pos: int | None = None) -> None:
+        self.lines.append("    " * self.indent + line)
+        if pos is not None:
+            self.line_map[len(self.lines)] = pos
+
+    # -- statements --------------------------------------------------------------
+
+    def body(self, nodes: ListNode | None) -> None:
+        start = len(self.lines)
+        for node in nodes.nodes if nodes else []:
+            self.node(node)
+        if len(self.lines) == start:
+            self.emit("pass")
+
+    def node(self, node: Node) -> None:
+        if isinstance(node, TextNode):
+            self.emit(f"w({node.text!r})")
+        elif isinstance(node, ActionNode):
+            value = self.pipeline(node.pipe)
+            if node.pipe.decl:
+                self.emit(value, node.pos)
+            else:
+                self.emit(f"w(printable({value}))", node.pos)
+        elif isinstance(node, IfNode):
+            self.if_node(node)
+        elif isinstance(node, WithNode):
+            self.with_node(node)
+        elif isinstance(node, RangeNode):
+            self.range_node(node)
+        elif isinstance(node, TemplateNode):
+            dot = self.pipeline(node.pipe) if node.pipe else "NO_VALUE"
+            self.emit(f"rt_template({node.name!r}, {dot})", node.pos)
+        elif isinstance(node, BreakNode):
+            self.emit("break")
+        elif isinstance(node, ContinueNode):
+            self.emit("continue")
+        else:  # pragma: no cover - the parser makes no other statement nodes
+            raise TypeError(f"unexpected node {type(node).__name__}")
+
+    def _block(self, nodes: ListNode | None, dot: str | None = None) -> None:
+        saved = self.dot
+        if dot is not None:
+            self.dot = dot
+        self.indent += 1
+        self.scope.push()
+        self.body(nodes)
+        self.scope.pop()
+        self.indent -= 1
+        self.dot = saved
+
+    def if_node(self, node: IfNode) -> None:
+        self.scope.push()  # variables of the pipeline live until {{end}}
+        self.emit(f"if truth({self.pipeline(node.pipe)}):", node.pos)
+        self._block(node.list)
+        if node.else_list is not None:
+            self.emit("else:")
+            self._block(node.else_list)
+        self.scope.pop()
+
+    def with_node(self, node: WithNode) -> None:
+        self.scope.push()
+        value = self.fresh("_w")
+        self.emit(f"{value} = {self.pipeline(node.pipe)}", node.pos)
+        self.emit(f"if truth({value}):")
+        self._block(node.list, dot=value)
+        if node.else_list is not None:
+            self.emit("else:")
+            self._block(node.else_list)
+        self.scope.pop()
+
+    def range_node(self, node: RangeNode) -> None:
+        self.scope.push()
+        pipe = node.pipe
+        decl = pipe.decl
+        iterable = self.fresh("_r")
+        key, elem, ran = self.fresh("_k"), self.fresh("_e"), self.fresh("_n")
+        self.emit(f"{iterable} = {self.pipeline(pipe)}", node.pos)
+        if node.else_list is not None:
+            self.emit(f"{ran} = False")
+        two = len(decl) > 1
+        self.emit(f"for {key}, {elem} in rt.iterate({iterable}, {two}):", node.pos)
+        self.indent += 1
+        self.emit("tick()")
+        if node.else_list is not None:
+            self.emit(f"{ran} = True")
+        if decl:
+            if pipe.is_assign:
+                first = self.scope.lookup(decl[0].ident[0])
+                self.emit(f"{first} = {key if two else elem}")
+                if two:
+                    self.emit(f"{self.scope.lookup(decl[1].ident[0])} = {elem}")
+            else:
+                names = [self.scope.lookup(v.ident[0]) for v in decl]
+                if two:
+                    self.emit(f"{names[0]} = {key}")
+                    self.emit(f"{names[1]} = {elem}")
+                else:
+                    self.emit(f"{names[0]} = {elem}")
+        self.indent -= 1
+        saved = self.dot
+        self.dot = elem
+        self.indent += 1
+        self.scope.push()
+        self.body(node.list)
+        self.scope.pop()
+        self.indent -= 1
+        self.dot = saved
+        if node.else_list is not None:
+            self.emit(f"if not {ran}:")
+            self._block(node.else_list)
+        self.scope.pop()
+
+    # -- expressions -------------------------------------------------------------
+
+    def pipeline(self, pipe: PipeNode) -> str:
+        """The expression of a pipeline; declarations become assignments (walrus)."""
+        value = ""
+        for cmd in pipe.cmds:
+            value = f"dig({self.command(cmd, value or None)})"
+        if not pipe.decl:
+            return value
+        targets = []
+        for variable in pipe.decl:
+            name = variable.ident[0]
+            if pipe.is_assign:
+                targets.append(self.scope.lookup(name))
+            else:
+                python = self.fresh("v")
+                self.scope.declare(name, python)
+                targets.append(python)
+        if len(targets) == 1:
+            return f"({targets[0]} := {value})"
+        # range $i, $e := pipeline: both start as the pipeline's value
+        return f"({targets[0]} := ({targets[1]} := {value}))"
+
+    def command(self, cmd: CommandNode, final: str | None) -> str:
+        first, args = cmd.args[0], cmd.args[1:]
+        if isinstance(first, IdentifierNode):
+            return self.function(first, args, final)
+        if isinstance(first, FieldNode):
+            return self.fields(self.dot, first.ident, bool(args) or final is not None)
+        if isinstance(first, VariableNode):
+            receiver = self.scope.lookup(first.ident[0])
+            if len(first.ident) == 1:
+                return self.not_a_function(cmd, final, receiver)
+            return self.fields(receiver, first.ident[1:], bool(args) or final is not None)
+        if isinstance(first, ChainNode):
+            if isinstance(first.node, NilNode):
+                return "fail('indirection through explicit nil')"
+            return self.fields(
+                self.operand(first.node, "chain"), first.field, bool(args) or final is not None
+            )
+        if isinstance(first, PipeNode):
+            return self.not_a_function(cmd, final, self.pipeline(first))
+        if isinstance(first, NilNode):
+            return "fail('nil is not a command')"
+        return self.not_a_function(cmd, final, self.literal(first))
+
+    def not_a_function(self, cmd: CommandNode, final: str | None, value: str) -> str:
+        if len(cmd.args) > 1 or final is not None:
+            message = "can't give argument to non-function " + _describe(cmd.args[0])
+            return f"fail({message!r})"
+        return value
+
+    def fields(self, receiver: str, names: list[str], has_args: bool) -> str:
+        expr = receiver
+        for i, name in enumerate(names):
+            last = i == len(names) - 1
+            flag = ", True" if last and has_args else ""
+            expr = f"field({expr}, {name!r}{flag})"
+        return expr
+
+    def literal(self, node: Node) -> str:
+        if isinstance(node, BoolNode):
+            return "True" if node.true else "False"
+        if isinstance(node, StringNode):
+            return repr(node.text)
+        if isinstance(node, DotNode):
+            return self.dot
+        if isinstance(node, NumberNode):
+            return _ideal_constant(node)
+        raise TypeError(type(node).__name__)  # pragma: no cover
+
+    def operand(self, node: Node, kind: str) -> str:
+        """An argument's value for a parameter of ``kind`` (value, any, string, chain)."""
+        if isinstance(node, NilNode):
+            if kind == "any":
+                return "None"
+            if kind == "chain":
+                return "NO_VALUE"
+            target = "reflect.Value" if kind == "value" else "string"
+            return f"fail('cannot assign nil to {target}')"
+        if isinstance(node, FieldNode):
+            value = self.fields(self.dot, node.ident, False)
+        elif isinstance(node, VariableNode):
+            receiver = self.scope.lookup(node.ident[0])
+            value = (
+                self.fields(receiver, node.ident[1:], False) if len(node.ident) > 1 else receiver
+            )
+        elif isinstance(node, ChainNode):
+            inner = self.operand(node.node, "chain")
+            value = self.fields(inner, node.field, False)
+        elif isinstance(node, PipeNode):
+            value = self.pipeline(node)
+        elif isinstance(node, IdentifierNode):
+            value = self.function(node, [], None)
+        elif kind == "string" and not isinstance(node, StringNode):
+            return f"fail({('expected string; found ' + _describe(node))!r})"
+        else:
+            return self.literal(node)
+        if kind == "any":
+            return f"any_arg({value})"
+        if kind == "value":
+            return f"value_arg({value})"
+        if kind == "string":
+            return f"string_arg({value})"
+        return value
+
+    def function(self, ident: IdentifierNode, args: list[Node], final: str | None) -> str:
+        name = ident.ident
+        kinds = FUNCTION_PARAMS.get(name, ("any",))
+        count = len(args) + (final is not None)
+        low, high = FUNCTION_ARITY.get(name, (0, None))
+        if count < low or (high is not None and count > high):
+            want = f"at least {low}" if high is None else str(low)
+            return f"fail({f'wrong number of args for {name}: want {want} got {count}'!r})"
+        values = [self.operand(arg, kinds[min(i, len(kinds) - 1)]) for i, arg in enumerate(args)]
+        if final is not None:
+            kind = kinds[min(len(args), len(kinds) - 1)]
+            wrap = {"any": "any_arg", "value": "value_arg", "string": "string_arg"}[kind]
+            values.append(f"{wrap}({final})")
+        if name in ("and", "or"):
+            return _short_circuit(name, values, self.fresh)
+        self.functions_used.add(name)
+        if name == "call":
+            return f"rt.call_value({', '.join(values)})"
+        joined = ", ".join([repr(name), f"F[{name!r}]", *values])
+        return f"call({joined})"
+
+
+def _short_circuit(name: str, values: list[str], fresh: Callable[[str], str]) -> str:
+    """``and a b c`` as nested conditional expressions; later arguments stay unevaluated."""
+    expr = values[-1]
+    for value in reversed(values[:-1]):
+        temp = fresh("_s")
+        test = f"not truth({temp} := {value})" if name == "and" else f"truth({temp} := {value})"
+        expr = f"({temp} if {test} else {expr})"
+    return expr
+
+
+def _ideal_constant(node: NumberNode) -> str:
+    """Go's ``idealConstant``: the value a number literal has as an ``any`` argument."""
+    text = node.text
+    if node.is_complex:
+        return repr(node.complex128)
+    hex_int = (
+        len(text) > 2 and text[0] == "0" and text[1] in "xX" and not any(c in text for c in "pP")
+    )
+    rune = text.startswith("'")
+    if node.is_float and not hex_int and not rune and any(c in text for c in ".eEpP"):
+        return repr(node.float64)
+    if node.is_int:
+        return repr(node.int64)
+    return f"fail({(text + ' overflows int')!r})"
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, StringNode):
+        return node.quoted
+    if isinstance(node, NumberNode):
+        return node.text
+    if isinstance(node, BoolNode):
+        return "true" if node.true else "false"
+    if isinstance(node, DotNode):
+        return "."
+    if isinstance(node, NilNode):
+        return "nil"
+    if isinstance(node, FieldNode):
+        return "." + ".".join(node.ident)
+    if isinstance(node, VariableNode):
+        return ".".join(node.ident)
+    if isinstance(node, IdentifierNode):
+        return node.ident
+    return "(...)"
+
+
+HEADER = """\
+# Generated by llmkit.template from a Go text/template; deterministic; do not edit.
+"""
+
+
+def generate(trees: dict[str, ListNode]) -> GeneratedCode:
+    """Python source defining one function per template, and ``TEMPLATES`` by name."""
+    gen = _Generator()
+    gen.indent = 0
+    gen.lines.append(HEADER.rstrip("\n"))
+    functions: dict[str, str] = {}
+    for number, name in enumerate(sorted(trees)):
+        python = f"_t{number}"
+        functions[name] = python
+        gen.emit("")
+        gen.emit(f"def {python}(rt, dot):  # template {name!r}")
+        gen.indent = 1
+        gen.scope = _Scope()
+        gen.scope.declare("$", "dot")
+        gen.dot = "dot"
+        gen.emit("w = rt.out.append")
+        gen.emit("tick = rt.tick")
+        gen.emit("call = rt.call")
+        gen.emit("F = rt.functions")
+        gen.emit("rt_template = rt.template")
+        gen.body(trees[name])
+        gen.indent = 0
+    gen.emit("")
+    gen.emit("TEMPLATES = {" + ", ".join(f"{n!r}: {p}" for n, p in functions.items()) + "}")
+    return GeneratedCode("\n".join(gen.lines) + "\n", functions, gen.line_map, gen.functions_used)

@@ -1,0 +1,341 @@
+"""The Go types Ollama hands to chat templates, as :class:`GoStruct` models (pure).
+
+Current Ollama (v0.30 and later) converts the API values into template types
+(``template/template.go``): messages are ``*templateMessage``; tool-call
+arguments a map that prints as JSON; tools a slice that prints as JSON, whose
+``Function`` and ``Parameters`` print in Go struct syntax (Ollama issue
+#14601).  JSON numbers are ``float64`` in Go, so every number that came from
+JSON becomes a Python ``float`` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from llmkit.template import gofmt
+from llmkit.template.values import NIL_MAP, NIL_POINTER, NIL_SLICE, GoNil, GoStruct
+
+__all__ = [
+    "GoJSONList",
+    "GoJSONMap",
+    "PropertyType",
+    "TemplateMessage",
+    "TemplateTool",
+    "TemplateToolCall",
+    "ToolProperty",
+    "json_value",
+    "template_messages",
+    "template_tools",
+]
+
+
+def json_value(value: Any) -> Any:
+    """A decoded JSON value as Go's ``any`` holds it: numbers are float64."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+class GoJSONMap(dict[str, Any]):
+    """A Go map type whose ``String()`` is its JSON (``templateArgs``, ``templateProperties``).
+
+    ``nil`` maps print ``{}`` and encode as ``null``.
+    """
+
+    go_type: ClassVar[str] = "template.templateArgs"
+
+    def __init__(self, items: Mapping[str, Any] | None = None, *, is_nil: bool = False) -> None:
+        super().__init__(items or {})
+        self.is_nil = is_nil and not items
+
+    def go_string(self) -> str:
+        if self.is_nil:
+            return "{}"
+        return _json_or_empty(self)
+
+    def go_json(self) -> str | None:
+        return "null" if self.is_nil else None
+
+
+class GoJSONList(list[Any]):
+    """A Go slice type whose ``String()`` is its JSON (``templateTools``).
+
+    A nil one prints and encodes as ``null``.
+    """
+
+    go_type: ClassVar[str] = "template.templateTools"
+
+    def __init__(self, items: Iterable[Any] = (), *, is_nil: bool = False) -> None:
+        super().__init__(items)
+        self.is_nil = is_nil and not self
+
+    def go_string(self) -> str:
+        return _json_or_empty(None if self.is_nil else list(self))
+
+
+def _json_or_empty(value: Any) -> str:
+    try:
+        return gofmt.go_json(value)
+    except ValueError:
+        return ""
+
+
+class PropertyType(list[str]):
+    """``api.PropertyType``: one type prints as ``string``, several as ``[string null]``."""
+
+    go_type: ClassVar[str] = "api.PropertyType"
+
+    def go_string(self) -> str:
+        if not self:
+            return ""
+        if len(self) == 1:
+            return self[0]
+        return "[" + " ".join(self) + "]"
+
+    def go_json(self) -> str:
+        return gofmt.go_json(self[0] if len(self) == 1 else list(self))
+
+
+class ToolPropertiesMap(GoStruct):
+    """``*api.ToolPropertiesMap``: nested properties, kept in request order."""
+
+    go_type = "*api.ToolPropertiesMap"
+    go_fields = ("om",)
+
+    def __init__(self, properties: Mapping[str, ToolProperty]) -> None:
+        super().__init__(om=dict(properties))
+
+    def go_json(self) -> str:
+        om: dict[str, ToolProperty] = self.values["om"]
+        parts = [gofmt.go_json(key) + ":" + gofmt.go_json(value) for key, value in om.items()]
+        return "{" + ",".join(parts) + "}"
+
+
+class ToolProperty(GoStruct):
+    """``api.ToolProperty``: only the JSON-schema keywords Ollama keeps."""
+
+    go_type = "api.ToolProperty"
+    go_fields = ("AnyOf", "Type", "Items", "Description", "Enum", "Properties", "Required")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "AnyOf": NIL_SLICE, "Type": PropertyType(), "Items": None, "Description": "",
+        "Enum": NIL_SLICE, "Properties": NIL_POINTER, "Required": NIL_SLICE,
+    }  # fmt: skip
+    json_names: ClassVar[dict[str, str | None]] = {
+        "AnyOf": "anyOf", "Type": "type", "Items": "items", "Description": "description",
+        "Enum": "enum", "Properties": "properties", "Required": "required",
+    }  # fmt: skip
+    json_omitempty = frozenset(go_fields)
+
+    @classmethod
+    def from_schema(cls, schema: Mapping[str, Any]) -> ToolProperty:
+        values: dict[str, Any] = {}
+        if isinstance(schema.get("anyOf"), list):
+            values["AnyOf"] = [
+                cls.from_schema(s) for s in schema["anyOf"] if isinstance(s, Mapping)
+            ]
+        kind = schema.get("type")
+        if isinstance(kind, str):
+            values["Type"] = PropertyType([kind])
+        elif isinstance(kind, list):
+            values["Type"] = PropertyType(str(k) for k in kind)
+        if "items" in schema:
+            values["Items"] = json_value(schema["items"])
+        if isinstance(schema.get("description"), str):
+            values["Description"] = schema["description"]
+        if isinstance(schema.get("enum"), list):
+            values["Enum"] = json_value(schema["enum"])
+        if isinstance(schema.get("properties"), Mapping):
+            values["Properties"] = ToolPropertiesMap(
+                {
+                    k: cls.from_schema(v)
+                    for k, v in schema["properties"].items()
+                    if isinstance(v, Mapping)
+                }
+            )
+        if isinstance(schema.get("required"), list):
+            values["Required"] = [str(r) for r in schema["required"]]
+        return cls(**values)
+
+    def typescript_type(self) -> str:
+        """``ToTypeScriptType``."""
+        any_of: Any = self.field("AnyOf")
+        if isinstance(any_of, list) and any_of:
+            return " | ".join(p.typescript_type() for p in any_of)
+        types: PropertyType = self.field("Type")
+        if not types:
+            return "any"
+        return " | ".join(_TS_TYPES.get(t, "any") for t in types)
+
+
+_TS_TYPES = {
+    "string": "string", "number": "number", "integer": "number", "boolean": "boolean",
+    "array": "any[]", "object": "Record<string, any>", "null": "null",
+}  # fmt: skip
+
+
+class TemplateToolFunctionParameters(GoStruct):
+    go_type = "template.templateToolFunctionParameters"
+    go_fields = ("Type", "Defs", "Items", "Required", "Properties")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "Type": "", "Defs": None, "Items": None, "Required": NIL_SLICE,
+        "Properties": GoJSONMap(is_nil=True),
+    }  # fmt: skip
+    json_names: ClassVar[dict[str, str | None]] = {
+        "Type": "type", "Defs": "$defs", "Items": "items", "Required": "required",
+        "Properties": "properties",
+    }  # fmt: skip
+    json_omitempty = frozenset({"Defs", "Items", "Required"})
+
+
+class TemplateToolFunction(GoStruct):
+    go_type = "template.templateToolFunction"
+    go_fields = ("Name", "Description", "Parameters")
+    go_zero: ClassVar[dict[str, Any]] = {"Name": "", "Description": ""}
+    json_names: ClassVar[dict[str, str | None]] = {
+        "Name": "name", "Description": "description", "Parameters": "parameters",
+    }  # fmt: skip
+
+
+class TemplateTool(GoStruct):
+    go_type = "template.templateTool"
+    go_fields = ("Type", "Items", "Function")
+    go_zero: ClassVar[dict[str, Any]] = {"Type": "", "Items": None}
+    json_names: ClassVar[dict[str, str | None]] = {
+        "Type": "type", "Items": "items", "Function": "function",
+    }  # fmt: skip
+    json_omitempty = frozenset({"Items"})
+
+    def go_string(self) -> str:
+        return _json_or_empty(self)
+
+
+class TemplateToolCallFunction(GoStruct):
+    go_type = "template.templateToolCallFunction"
+    go_fields = ("Index", "Name", "Arguments")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "Index": 0,
+        "Name": "",
+        "Arguments": GoJSONMap(is_nil=True),
+    }
+
+
+class TemplateToolCall(GoStruct):
+    go_type = "template.templateToolCall"
+    go_fields = ("ID", "Function")
+    go_zero: ClassVar[dict[str, Any]] = {"ID": ""}
+
+
+class TemplateMessage(GoStruct):
+    go_type = "*template.templateMessage"
+    go_fields = ("Role", "Content", "Thinking", "Images", "ToolCalls", "ToolName", "ToolCallID")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "Role": "", "Content": "", "Thinking": "", "Images": NIL_SLICE, "ToolCalls": NIL_SLICE,
+        "ToolName": "", "ToolCallID": "",
+    }  # fmt: skip
+
+
+def _tool_call(call: Mapping[str, Any]) -> TemplateToolCall:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        arguments = None
+    args = (
+        GoJSONMap(json_value(arguments), is_nil=arguments is None)
+        if isinstance(arguments, Mapping) or arguments is None
+        else GoJSONMap(is_nil=True)
+    )
+    return TemplateToolCall(
+        ID=call.get("id") or "",
+        Function=TemplateToolCallFunction(
+            Index=int(function.get("index") or 0),
+            Name=function.get("name") or "",
+            Arguments=args,
+        ),
+    )
+
+
+def template_messages(messages: Sequence[Mapping[str, Any]]) -> list[TemplateMessage] | GoNil:
+    """``convertMessagesForTemplate``."""
+    result = []
+    for message in messages:
+        calls = message.get("tool_calls") or []
+        images = message.get("images") or []
+        result.append(
+            TemplateMessage(
+                Role=message.get("role", ""),
+                Content=message.get("content") or "",
+                Thinking=message.get("thinking") or "",
+                Images=[_image_bytes(i) for i in images] if images else NIL_SLICE,
+                ToolCalls=[_tool_call(c) for c in calls] if calls else NIL_SLICE,
+                ToolName=message.get("tool_name") or "",
+                ToolCallID=message.get("tool_call_id") or "",
+            )
+        )
+    return result
+
+
+def _image_bytes(image: Any) -> Any:
+    import base64
+
+    try:
+        return ImageData(base64.b64decode(image))
+    except (ValueError, TypeError):
+        return ImageData(str(image).encode())
+
+
+class ImageData(bytes):
+    """``api.ImageData`` ([]byte): prints as a byte list, encodes as base64."""
+
+    go_type: ClassVar[str] = "api.ImageData"
+
+    def go_json(self) -> str:
+        import base64
+
+        return '"' + base64.b64encode(bytes(self)).decode("ascii") + '"'
+
+
+def _parameters(parameters: Mapping[str, Any]) -> TemplateToolFunctionParameters:
+    props = parameters.get("properties")
+    values: dict[str, Any] = {"Type": parameters.get("type") or ""}
+    if "$defs" in parameters:
+        values["Defs"] = json_value(parameters["$defs"])
+    if "items" in parameters:
+        values["Items"] = json_value(parameters["items"])
+    if isinstance(parameters.get("required"), list):
+        values["Required"] = [str(r) for r in parameters["required"]]
+    if isinstance(props, Mapping):
+        values["Properties"] = GoJSONMap(
+            {k: ToolProperty.from_schema(v) for k, v in props.items() if isinstance(v, Mapping)}
+        )
+    else:
+        values["Properties"] = GoJSONMap(is_nil=True)
+    return TemplateToolFunctionParameters(**values)
+
+
+def template_tools(tools: Sequence[Mapping[str, Any]] | None) -> GoJSONList:
+    """``convertToolsForTemplate``: ``None`` stays nil (prints ``null``, is false)."""
+    if tools is None:
+        return GoJSONList(is_nil=True)
+    result = GoJSONList()
+    for tool in tools:
+        function = tool.get("function") or {}
+        values: dict[str, Any] = {"Type": tool.get("type") or ""}
+        if "items" in tool:
+            values["Items"] = json_value(tool["items"])
+        values["Function"] = TemplateToolFunction(
+            Name=function.get("name") or "",
+            Description=function.get("description") or "",
+            Parameters=_parameters(function.get("parameters") or {}),
+        )
+        result.append(TemplateTool(**values))
+    return result
+
+
+_ = NIL_MAP
