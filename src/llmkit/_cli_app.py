@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +15,7 @@ from llmkit.cli import parse_option_value, progress_bar
 from llmkit.client import Client
 from llmkit.errors import InvalidRequestError, LLMKitError
 from llmkit.models import REGISTRY, ModelStore, lookup
+from llmkit.template import Template
 
 __all__ = ["app"]
 
@@ -204,6 +208,77 @@ def rm(name: str) -> None:
     except LLMKitError as exc:
         _fail(exc)
     click.echo(f"removed {removed.name} ({removed.path})")
+
+
+def _json_arg(value: str | None, what: str) -> Any:
+    """A JSON argument given inline or as @FILE."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=what) from None
+
+
+@app.group()
+def template() -> None:
+    """Compile and render Ollama Go chat templates."""
+
+
+@template.command(name="render")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--messages", default="[]", help="Messages as JSON, or @FILE.")
+@click.option("--tools", default=None, help="Tools as JSON, or @FILE.")
+@click.option("--think", default=None, help="true, false, or a level (low, medium, high).")
+@click.option("--system", default=None, help="A model-level system prompt (Modelfile SYSTEM).")
+@click.option("--prompt", default="", help="Prompt, for fill-in-the-middle with --suffix.")
+@click.option("--suffix", default="", help="Suffix, for fill-in-the-middle.")
+@click.option("--today", default=None, help="The date currentDate prints (YYYY-MM-DD).")
+@click.option("--image-tags", is_flag=True, help="Apply Ollama's [img-N] tags.")
+def template_render(
+    file: str, messages: str, tools: str | None, think: str | None, system: str | None,
+    prompt: str, suffix: str, today: str | None, image_tags: bool,
+) -> None:  # fmt: skip
+    """Print the prompt Ollama would build from FILE for these messages."""
+    think_value: bool | str | None = think
+    if think in ("true", "false"):
+        think_value = think == "true"
+    try:
+        compiled = Template.from_file(file)
+        sys.stdout.write(
+            compiled.render(
+                _json_arg(messages, "--messages") or [],
+                tools=_json_arg(tools, "--tools"),
+                think=think_value,
+                system=system,
+                prompt=prompt,
+                suffix=suffix,
+                today=dt.date.fromisoformat(today) if today else None,
+                image_tags=image_tags,
+            )
+        )
+    except LLMKitError as exc:
+        _fail(exc)
+
+
+@template.command(name="show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--python", "what", flag_value="python", default=True, help="The generated Python.")
+@click.option("--tags", "what", flag_value="tags", help="The inferred tool-call and thinking tags.")
+def template_show(file: str, what: str) -> None:
+    """Show what llmkit compiles FILE to."""
+    try:
+        compiled = Template.from_file(file)
+    except LLMKitError as exc:
+        _fail(exc)
+    if what == "tags":
+        opening, closing = compiled.thinking_tags
+        click.echo(
+            json.dumps({"tool_call": compiled.tool_call_tag, "thinking": [opening, closing]})
+        )
+    else:
+        click.echo(compiled.python_source, nl=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 import threading
 import time
 
@@ -251,3 +252,67 @@ def test_embed_rejects_generation_options(client):
 def test_num_predict_zero_generates_nothing(client):
     response = client.generate("Hello", raw=True, options={"num_predict": 0})
     assert response.response == "" and response.eval_count == 0
+
+
+CHATML = Path(__file__).resolve().parents[3] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
+
+
+def _token_count(backend, text):
+    loaded = next(iter(backend._loaded.values()))
+    return len(loaded.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
+def test_go_template_builds_the_prompt(smollm2_path):
+    from llmkit.template import Template
+    from llmkit_llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(str(smollm2_path), go_template=CHATML, options={"num_ctx": 512})
+    try:
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
+        response = llmkit.Client(backend).chat(messages, options={"num_predict": 5, "temperature": 0})
+        expected = Template.from_file(CHATML).render(messages)
+        assert expected.endswith("<|im_start|>assistant\n")
+        assert response.prompt_eval_count == _token_count(backend, expected)
+        assert response.eval_count and response.eval_count > 0
+    finally:
+        backend.close()
+
+
+def test_go_template_from_a_modelfile(tmp_path, smollm2_path):
+    from llmkit_llamacpp import LlamaCppBackend
+
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text(
+        f'FROM {smollm2_path}\nTEMPLATE """<|im_start|>user\n{{{{ .Prompt }}}}<|im_end|>\n'
+        '<|im_start|>assistant\n"""\nPARAMETER stop "<|im_end|>"\n'
+    )
+    backend = LlamaCppBackend(str(smollm2_path), go_template=modelfile, options={"num_ctx": 512})
+    try:
+        assert backend.go_template is not None
+        assert backend.go_template.render([{"role": "user", "content": "x"}]) == (
+            "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n"
+        )
+        response = llmkit.Client(backend).generate("Name a colour.", options={"num_predict": 4})
+        assert response.eval_count == 4 or response.done_reason == "stop"
+    finally:
+        backend.close()
+
+
+def test_generate_request_template_and_fill_in_the_middle(client, llama_backend):
+    fim = "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}"
+    response = client.generate(
+        "def add(a, b):", suffix="    return c", template=fim, options={"num_predict": 3}
+    )
+    assert response.prompt_eval_count == _token_count(
+        llama_backend, "<PRE>def add(a, b):<SUF>    return c<MID>"
+    )
+    plain = client.generate("Hello", template="[{{ .Prompt }}]", options={"num_predict": 2})
+    assert plain.prompt_eval_count == _token_count(llama_backend, "[Hello]")
+
+
+def test_a_bad_request_template_names_line_and_column(client):
+    from llmkit.template import TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError) as info:
+        client.generate("x", template="ok\n{{ if }}")
+    assert (info.value.line, info.value.column) == (2, 7)

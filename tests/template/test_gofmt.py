@@ -214,6 +214,8 @@ def differences(runs: str) -> Iterator[int]:
 def find_go() -> str:
     configured = os.environ.get("LLMKIT_GO")
     if configured:
+        if not Path(configured).exists():
+            pytest.fail(f"LLMKIT_GO={configured} does not exist")
         return configured
     found = shutil.which("go")
     for candidate in (found, "/usr/lib/go/bin/go", "/usr/local/go/bin/go"):

@@ -13,7 +13,9 @@ closes the token generator at once, which stops generation.
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +38,7 @@ from llmkit.errors import (
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
+from llmkit.template import Template
 from llmkit.types.events import Done, StreamEvent, TextDelta
 from llmkit.types.messages import Message
 from llmkit.types.options import Options
@@ -93,7 +96,11 @@ class LlamaCppBackend:
     or a path to a ``.gguf`` file.  ``options`` are this backend's defaults
     (load-time ones such as ``num_ctx`` or ``num_gpu`` included); each request's
     options override them.  ``chat_template`` replaces the GGUF file's own
-    Jinja chat template.
+    Jinja chat template; ``go_template`` (an Ollama Go template: a compiled
+    :class:`~llmkit.template.Template`, template text, a ``.gotmpl`` file or an
+    Ollama Modelfile with a TEMPLATE) replaces both, and renders the prompt
+    exactly as Ollama would.  A generate request's own ``template`` (Go
+    template text, as in Ollama's API) is honoured too.
 
     ``reuse_prompt_cache`` keeps the KV cache of the previous request and
     re-evaluates only the part of the prompt that differs (faster for long
@@ -110,6 +117,7 @@ class LlamaCppBackend:
         *,
         options: OptionsLike | None = None,
         chat_template: str | None = None,
+        go_template: Template | str | os.PathLike[str] | None = None,
         store: ModelStore | None = None,
         pull: bool = True,
         reuse_prompt_cache: bool = False,
@@ -120,6 +128,8 @@ class LlamaCppBackend:
         self.model_name = model or DEFAULT_MODEL
         self.options = coerce_options(options)
         self.chat_template = chat_template
+        self.go_template = _as_go_template(go_template)
+        self._request_templates: dict[str, Template] = {}
         self.reuse_prompt_cache = reuse_prompt_cache
         self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
         self._loading = threading.Lock()
@@ -144,6 +154,9 @@ class LlamaCppBackend:
         grammar = _grammar(request.format)
 
         def prompt(loaded: _Loaded) -> list[int]:
+            if self.go_template is not None:
+                text = self.go_template.render(request.messages, tools=request.tools)
+                return _tokenize(loaded, text)
             template = loaded.template(self.chat_template)
             if template is None:
                 raise InvalidRequestError(
@@ -159,24 +172,31 @@ class LlamaCppBackend:
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         self._check_request(request.think, images=request.images)
         self._check_common(request)
-        if request.suffix is not None:
+        go = self._go_template_for(request.template)
+        if request.suffix is not None and go is None:
             raise UnsupportedFeatureError(
-                "suffix", BACKEND, "fill-in-the-middle is not supported yet"
-            )
-        if request.template is not None:
-            raise UnsupportedFeatureError(
-                "template", BACKEND, "Ollama Go templates arrive with the template compiler"
+                "suffix", BACKEND, "fill-in-the-middle needs a Go template (go_template=)"
             )
         _, split = self._split(request.options)
         path, name = self._model_for(request.model)
         grammar = _grammar(request.format)
 
         def prompt(loaded: _Loaded) -> list[int]:
+            if go is not None and not request.raw:
+                turns = [Message(role="user", content=request.prompt)]
+                if request.system:
+                    turns.insert(0, Message(role="system", content=request.system))
+                text = go.render(turns, prompt=request.prompt, suffix=request.suffix or "")
+                return list(request.context or []) + _tokenize(
+                    loaded, text, add_bos=not request.context
+                )
             template = None if request.raw else loaded.template(self.chat_template)
             if template is None:
                 if request.system and not request.raw:
                     raise UnsupportedFeatureError(
-                        "system", BACKEND, f"the model {path.name} has no chat template to put it in"
+                        "system",
+                        BACKEND,
+                        f"the model {path.name} has no chat template to put it in",
                     )
                 text = request.prompt
             else:
@@ -235,6 +255,17 @@ class LlamaCppBackend:
             self._loaded.clear()
 
     # -- internals ------------------------------------------------------------
+
+    def _go_template_for(self, source: str | None) -> Template | None:
+        if source is None:
+            return self.go_template
+        compiled = self._request_templates.get(source)
+        if compiled is None:
+            compiled = Template.from_go(source, name="request")
+            if len(self._request_templates) >= 16:
+                self._request_templates.clear()
+            self._request_templates[source] = compiled
+        return compiled
 
     @staticmethod
     def _check_request(think: object, *, images: object) -> None:
@@ -388,6 +419,24 @@ class LlamaCppBackend:
             loaded.lock.release()
             if _unload_now(keep_alive):
                 self._unload(loaded)
+
+
+def _as_go_template(value: Template | str | os.PathLike[str] | None) -> Template | None:
+    """A Go template from a compiled one, a file (``.gotmpl`` or Modelfile), or text."""
+    if value is None or isinstance(value, Template):
+        return value
+    text = str(value)
+    path = Path(text)
+    if isinstance(value, os.PathLike) or ("{{" not in text and "\n" not in text and path.is_file()):
+        if not path.is_file():
+            raise ModelNotFoundError(f"template file not found: {path}", path=str(path))
+        content = path.read_text(encoding="utf-8")
+        if re.search(r"^\s*TEMPLATE\s", content, re.M | re.I) and re.search(
+            r"^\s*FROM\s", content, re.M | re.I
+        ):
+            return Template.from_modelfile(content)
+        return Template.from_go(content, name=path.name)
+    return Template.from_go(text)
 
 
 def _unload_now(keep_alive: str | float | None) -> bool:

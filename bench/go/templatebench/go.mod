@@ -1,0 +1,3 @@
+module templatebench
+
+go 1.19
