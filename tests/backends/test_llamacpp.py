@@ -2,9 +2,9 @@
 
 import json
 import re
-from pathlib import Path
 import threading
 import time
+from pathlib import Path
 
 import anyio
 import pytest

@@ -312,10 +312,9 @@ class _Generator:
         if isinstance(node, NilNode):
             if kind == "any":
                 return "None"
-            if kind == "chain":
-                return "NO_VALUE"
-            target = "reflect.Value" if kind == "value" else "string"
-            return f"fail('cannot assign nil to {target}')"
+            if kind in ("chain", "value"):
+                return "NO_VALUE"  # a reflect.Value parameter takes the zero Value
+            return "fail('cannot assign nil to string')"
         if isinstance(node, FieldNode):
             value = self.fields(self.dot, node.ident, False)
         elif isinstance(node, VariableNode):
@@ -337,7 +336,7 @@ class _Generator:
         if kind == "any":
             return f"any_arg({value})"
         if kind == "value":
-            return f"value_arg({value})"
+            return value  # invalid values pass as the zero reflect.Value
         if kind == "string":
             return f"string_arg({value})"
         return value
@@ -353,7 +352,7 @@ class _Generator:
         values = [self.operand(arg, kinds[min(i, len(kinds) - 1)]) for i, arg in enumerate(args)]
         if final is not None:
             kind = kinds[min(len(args), len(kinds) - 1)]
-            wrap = {"any": "any_arg", "value": "value_arg", "string": "string_arg"}[kind]
+            wrap = {"any": "any_arg", "value": "", "string": "string_arg"}[kind]
             values.append(f"{wrap}({final})")
         if name in ("and", "or"):
             return _short_circuit(name, values, self.fresh)

@@ -76,7 +76,6 @@ _NAMESPACE: dict[str, Any] = {
     "printable": Runtime.printable,
     "field": Runtime.field,
     "any_arg": Runtime.any_arg,
-    "value_arg": Runtime.value_arg,
     "string_arg": Runtime.string_arg,
     "fail": _fail,
 }

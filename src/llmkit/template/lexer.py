@@ -191,7 +191,7 @@ class _Lexer:
         while True:
             at_right, trim_right = self._at_right(pos)
             if at_right and self.paren_depth == 0:
-                end = pos + (3 if trim_right else 0)
+                end = pos + (2 if trim_right else 0)
                 self.items.append(Item(ItemType.RIGHT_DELIM, end, RIGHT))
                 pos = end + 2
                 if trim_right:
@@ -211,7 +211,7 @@ class _Lexer:
         if not at_right:
             raise LexError("comment ends before closing delimiter", at)
         self.emit(ItemType.COMMENT, pos, after)
-        pos = after + (3 if trim_right else 0) + 2
+        pos = after + (2 if trim_right else 0) + 2
         if trim_right:
             pos = self._skip_trailing_space(pos)
         return pos

@@ -79,6 +79,9 @@ class GoJSONList(list[Any]):
     def go_string(self) -> str:
         return _json_or_empty(None if self.is_nil else list(self))
 
+    def go_json(self) -> str | None:
+        return "null" if self.is_nil else None
+
 
 def _json_or_empty(value: Any) -> str:
     try:

@@ -345,13 +345,6 @@ class Runtime:
         return None if value is NO_VALUE else value
 
     @staticmethod
-    def value_arg(value: Any) -> Any:
-        """An argument for a ``reflect.Value`` parameter: no value is an error."""
-        if value is NO_VALUE:
-            raise ExecError("invalid value; expected reflect.Value")
-        return value
-
-    @staticmethod
     def string_arg(value: Any) -> str:
         """An argument for a ``string`` parameter."""
         if type(value) is str:
