@@ -254,7 +254,9 @@ def test_num_predict_zero_generates_nothing(client):
     assert response.response == "" and response.eval_count == 0
 
 
-CHATML = Path(__file__).resolve().parents[3] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
+CHATML = (
+    Path(__file__).resolve().parents[3] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
+)
 
 
 def _token_count(backend, text):
@@ -269,7 +271,9 @@ def test_go_template_builds_the_prompt(smollm2_path):
     backend = LlamaCppBackend(str(smollm2_path), go_template=CHATML, options={"num_ctx": 512})
     try:
         messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
-        response = llmkit.Client(backend).chat(messages, options={"num_predict": 5, "temperature": 0})
+        response = llmkit.Client(backend).chat(
+            messages, options={"num_predict": 5, "temperature": 0}
+        )
         expected = Template.from_file(CHATML).render(messages)
         assert expected.endswith("<|im_start|>assistant\n")
         assert response.prompt_eval_count == _token_count(backend, expected)
@@ -299,7 +303,9 @@ def test_go_template_from_a_modelfile(tmp_path, smollm2_path):
 
 
 def test_generate_request_template_and_fill_in_the_middle(client, llama_backend):
-    fim = "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}"
+    fim = (
+        "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}"
+    )
     response = client.generate(
         "def add(a, b):", suffix="    return c", template=fim, options={"num_predict": 3}
     )

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 
@@ -45,10 +46,8 @@ def test_any_fragment_soup_fails_cleanly(parts):
         compiled = GoTemplate(source)
     except (TemplateSyntaxError, TemplateLimitError):
         return
-    try:
+    with contextlib.suppress(TemplateExecError, TemplateLimitError):
         compiled.execute(DATA, limits=LIMITS)
-    except (TemplateExecError, TemplateLimitError):
-        pass
 
 
 @settings(max_examples=200, deadline=None)
@@ -58,10 +57,8 @@ def test_any_text_fails_cleanly(source):
         compiled = GoTemplate(source)
     except (TemplateSyntaxError, TemplateLimitError):
         return
-    try:
+    with contextlib.suppress(TemplateExecError, TemplateLimitError):
         compiled.execute(DATA, limits=LIMITS)
-    except (TemplateExecError, TemplateLimitError):
-        pass
 
 
 # -- differential fuzzing against Go ---------------------------------------------------
@@ -87,8 +84,10 @@ IN_CALL = [
     "(json .Function.Arguments)",
     ".Function",
 ]
-IN_TOOL = [".Type", ".Function.Name", ".Function.Description", ".Function", ".Function.Parameters",
-           ".Function.Parameters.Properties", ".Function.Parameters.Required", "(json .)", "."]  # fmt: skip
+IN_TOOL = [
+    ".Type", ".Function.Name", ".Function.Description", ".Function", ".Function.Parameters",
+    ".Function.Parameters.Properties", ".Function.Parameters.Required", "(json .)", ".",
+]  # fmt: skip
 
 
 def _expr(rng: random.Random, pool: list[str]) -> str:
