@@ -49,3 +49,13 @@ def test_tool_template_renders_as_current_ollama(name):
         assert struct_syntax in rendered
     else:
         assert rendered == expected
+
+
+@pytest.mark.parametrize("name", TOOL_TEMPLATES)
+def test_tool_template_renders_as_ollama_v013(name):
+    folder = CORPUS / "tools" / "testdata"
+    messages = json.loads((folder / "messages.json").read_text())
+    tools = json.loads((folder / "tools.json").read_text())
+    template = Template.from_file(folder / f"{name}.gotmpl")
+    rendered = template.render(messages, tools=tools, compat="v0.13")
+    assert rendered == (folder / f"{name}.out").read_text()

@@ -128,10 +128,14 @@ CONVERSATIONS: dict[str, dict] = {
 }
 
 
+COMPAT = ("current", "v0.14", "v0.13")
+
+
 def _cases():
-    for path in TEMPLATES:
-        for conversation in CONVERSATIONS:
-            yield path, conversation
+    for compat in COMPAT:
+        for path in TEMPLATES:
+            for conversation in CONVERSATIONS:
+                yield path, conversation, compat
 
 
 CASES = list(_cases())
@@ -140,7 +144,7 @@ CASES = list(_cases())
 @pytest.fixture(scope="module")
 def reference():
     payload = []
-    for path, conversation in CASES:
+    for path, conversation, compat in CASES:
         values = CONVERSATIONS[conversation]
         payload.append({
             "template": path.read_text(),
@@ -149,7 +153,7 @@ def reference():
             "think": values.get("think"),
             "prompt": values.get("prompt"),
             "suffix": values.get("suffix"),
-            "compat": "current",
+            "compat": compat,
             "today": "2026-11-28",
         })  # fmt: skip
     return go_render_many(payload)
@@ -163,13 +167,13 @@ def _normalise_go(text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("index", "template", "conversation"),
-    [(i, p.name, c) for i, (p, c) in enumerate(CASES)],
+    ("index", "template", "conversation", "compat"),
+    [(i, p.name, c, m) for i, (p, c, m) in enumerate(CASES)],
 )
-def test_same_bytes_as_go(index, template, conversation, reference):
+def test_same_bytes_as_go(index, template, conversation, compat, reference):
     import datetime as dt
 
-    path, _ = CASES[index]
+    path, _, _ = CASES[index]
     values = CONVERSATIONS[conversation]
     expected = reference[index]
     try:
@@ -181,6 +185,7 @@ def test_same_bytes_as_go(index, template, conversation, reference):
             suffix=values.get("suffix") or "",
             image_tags=True,
             today=dt.date(2026, 11, 28),
+            compat=compat,
         )
     except TemplateError as exc:
         assert "error" in expected, f"llmkit failed where Go rendered: {exc}"

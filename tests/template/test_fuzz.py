@@ -154,7 +154,8 @@ def test_random_templates_agree_with_go():
     templates = [_block(rng, 0, TERMS, "top") for _ in range(1500)]
     cases = [
         {"template": t, "messages": CONVERSATION, "tools": TOOLS if i % 3 else None,
-         "think": [None, True, "high"][i % 3], "compat": "current", "today": "2026-11-28"}
+         "think": [None, True, "high"][i % 3], "compat": ["current", "v0.14", "v0.13"][i % 5 % 3],
+         "today": "2026-11-28"}
         for i, t in enumerate(templates)
     ]  # fmt: skip
     expected = go_render_many(cases)
@@ -162,7 +163,7 @@ def test_random_templates_agree_with_go():
     for case, want in zip(cases, expected, strict=True):
         try:
             got = Template.from_go(case["template"]).render(
-                case["messages"], tools=case["tools"], think=case["think"]
+                case["messages"], tools=case["tools"], think=case["think"], compat=case["compat"]
             )
         except TemplateError as exc:
             if "error" not in want:

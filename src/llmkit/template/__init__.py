@@ -138,8 +138,8 @@ class Template:
         ``image_tags`` applies Ollama's ``[img-N]`` tags to messages with images.
         ``today`` fixes the date ``currentDate`` prints.
         """
-        if compat != "current":
-            raise TemplateError(f"compat={compat!r} is not supported yet")
+        if compat not in ("current", "v0.14", "v0.13"):
+            raise TemplateError(f"compat must be 'current', 'v0.14' or 'v0.13', not {compat!r}")
         shaped = [_message(m) for m in messages]
         if system is not None and not (shaped and shaped[0].get("role") == "system"):
             shaped.insert(0, {"role": "system", "content": system})
@@ -152,6 +152,7 @@ class Template:
             suffix=suffix,
             think=think,
             today=today,
+            compat=compat,
             limits=limits,
         )
 

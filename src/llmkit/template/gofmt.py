@@ -727,7 +727,13 @@ class _Printer:
 
     def print_value(self, value: Any, verb: str, depth: int) -> None:
         """fmt.(*pp).printValue; ``None`` is a nil interface inside a container."""
-        if depth > 0 and value is not None and self.handle_methods(value, verb):
+        if (
+            depth > 0
+            and value is not None
+            # a String() with a pointer receiver is not found on a value inside another
+            and not getattr(value, "go_string_needs_address", False)
+            and self.handle_methods(value, verb)
+        ):
             return
         self.value = value
         if value is None:

@@ -29,7 +29,12 @@ from llmkit.template.nodes import (
     TemplateNode,
     VariableNode,
 )
-from llmkit.template.ollama_types import ToolProperty, template_messages, template_tools
+from llmkit.template.ollama_types import (
+    ToolProperty,
+    ToolPropertyV13,
+    messages_for,
+    tools_for,
+)
 from llmkit.template.parser import parse
 from llmkit.template.runtime import Limits
 
@@ -47,7 +52,9 @@ def _json(value: Any) -> str:
 
 
 def _to_typescript(value: Any) -> str:
-    return value.typescript_type() if isinstance(value, ToolProperty) else "any"
+    if isinstance(value, ToolProperty | ToolPropertyV13):
+        return value.typescript_type()
+    return "any"
 
 
 def ollama_functions(today: dt.date) -> dict[str, Callable[..., Any]]:
@@ -212,6 +219,7 @@ class OllamaTemplate:
         suffix: str = "",
         think: bool | str | None = None,
         today: dt.date | None = None,
+        compat: Compat = "current",
         limits: Limits | None = None,
     ) -> str:
         """Ollama's ``Template.Execute`` on chat-API shaped values."""
@@ -230,8 +238,8 @@ class OllamaTemplate:
         if self.uses_messages:
             data = {
                 "System": system,
-                "Messages": template_messages(collated),
-                "Tools": template_tools(tools),
+                "Messages": messages_for(collated, compat),
+                "Tools": tools_for(tools, compat),
                 "Response": "",
                 **think_values,
             }

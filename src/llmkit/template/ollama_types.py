@@ -55,6 +55,8 @@ class GoJSONMap(dict[str, Any]):
         super().__init__(items or {})
         self.is_nil = is_nil and not items
 
+    go_string_needs_address: ClassVar[bool] = False
+
     def go_string(self) -> str:
         if self.is_nil:
             return "{}"
@@ -341,4 +343,185 @@ def template_tools(tools: Sequence[Mapping[str, Any]] | None) -> GoJSONList:
     return result
 
 
-_ = NIL_MAP
+# -- Ollama v0.14 to v0.29: the same values, but a tool has no String() -------------------
+
+
+class TemplateToolV14(TemplateTool):
+    """``templateTool`` before it printed as JSON: ``{{ . }}`` gives Go struct syntax."""
+
+    def go_string(self) -> None:
+        return None
+
+
+# -- Ollama up to v0.13: templates received the API types themselves -------------------
+
+
+class ArgumentsV13(GoJSONMap):
+    """``api.ToolCallFunctionArguments`` (a map) with a pointer-receiver ``String()``."""
+
+    go_type: ClassVar[str] = "api.ToolCallFunctionArguments"
+    go_string_needs_address: ClassVar[bool] = True
+
+    def go_string(self) -> str:
+        return "null" if self.is_nil else _json_or_empty(dict(self))
+
+
+class ToolCallFunctionV13(GoStruct):
+    go_type = "api.ToolCallFunction"
+    go_fields = ("Index", "Name", "Arguments")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "Index": 0,
+        "Name": "",
+        "Arguments": ArgumentsV13(is_nil=True),
+    }
+    json_names: ClassVar[dict[str, str | None]] = {
+        "Index": "index", "Name": "name", "Arguments": "arguments",
+    }  # fmt: skip
+
+
+class ToolCallV13(GoStruct):
+    go_type = "api.ToolCall"
+    go_fields = ("ID", "Function")
+    go_zero: ClassVar[dict[str, Any]] = {"ID": ""}
+    json_names: ClassVar[dict[str, str | None]] = {"ID": "id", "Function": "function"}
+    json_omitempty = frozenset({"ID"})
+
+
+class MessageV13(GoStruct):
+    go_type = "*api.Message"
+    go_fields = TemplateMessage.go_fields
+    go_zero = TemplateMessage.go_zero
+    json_names: ClassVar[dict[str, str | None]] = {
+        "Role": "role", "Content": "content", "Thinking": "thinking", "Images": "images",
+        "ToolCalls": "tool_calls", "ToolName": "tool_name", "ToolCallID": "tool_call_id",
+    }  # fmt: skip
+    json_omitempty = frozenset({"Thinking", "Images", "ToolCalls", "ToolName", "ToolCallID"})
+
+
+class ToolPropertyV13(GoStruct):
+    """``api.ToolProperty`` of v0.13: no ``required``; nested properties a plain map."""
+
+    go_type = "api.ToolProperty"
+    go_fields = ("AnyOf", "Type", "Items", "Description", "Enum", "Properties")
+    go_zero: ClassVar[dict[str, Any]] = {
+        "AnyOf": NIL_SLICE, "Type": PropertyType(), "Items": None, "Description": "",
+        "Enum": NIL_SLICE, "Properties": NIL_MAP,
+    }  # fmt: skip
+    json_names: ClassVar[dict[str, str | None]] = {
+        "AnyOf": "anyOf", "Type": "type", "Items": "items", "Description": "description",
+        "Enum": "enum", "Properties": "properties",
+    }  # fmt: skip
+    json_omitempty = frozenset(go_fields)
+
+    @classmethod
+    def from_schema(cls, schema: Mapping[str, Any]) -> ToolPropertyV13:
+        values = ToolProperty.from_schema(schema).values
+        values.pop("Required", None)
+        if isinstance(values.get("AnyOf"), list):
+            values["AnyOf"] = [
+                cls.from_schema(s) for s in schema["anyOf"] if isinstance(s, Mapping)
+            ]
+        if "Properties" in values:
+            values["Properties"] = {
+                k: cls.from_schema(v)
+                for k, v in schema["properties"].items()
+                if isinstance(v, Mapping)
+            }
+        return cls(**values)
+
+    def typescript_type(self) -> str:
+        any_of: Any = self.field("AnyOf")
+        if isinstance(any_of, list) and any_of:
+            return " | ".join(p.typescript_type() for p in any_of)
+        types: PropertyType = self.field("Type")
+        if not types:
+            return "any"
+        return " | ".join(_TS_TYPES.get(t, "any") for t in types)
+
+
+class ToolFunctionParametersV13(GoStruct):
+    go_type = "api.ToolFunctionParameters"
+    go_fields = TemplateToolFunctionParameters.go_fields
+    go_zero: ClassVar[dict[str, Any]] = {
+        "Type": "", "Defs": None, "Items": None, "Required": NIL_SLICE, "Properties": NIL_MAP,
+    }  # fmt: skip
+    json_names = TemplateToolFunctionParameters.json_names
+    json_omitempty = TemplateToolFunctionParameters.json_omitempty
+    go_string_needs_address: ClassVar[bool] = True
+
+    def go_string(self) -> str:
+        return _json_or_empty(self)
+
+
+class ToolFunctionV13(GoStruct):
+    go_type = "api.ToolFunction"
+    go_fields = ("Name", "Description", "Parameters")
+    go_zero: ClassVar[dict[str, Any]] = {"Name": "", "Description": ""}
+    json_names = TemplateToolFunction.json_names
+    json_omitempty = frozenset({"Description"})
+    go_string_needs_address: ClassVar[bool] = True
+
+    def go_string(self) -> str:
+        return _json_or_empty(self)
+
+
+class ToolV13(TemplateTool):
+    go_type = "api.Tool"
+
+
+def _tool_call_v13(call: Mapping[str, Any]) -> ToolCallV13:
+    current = _tool_call(call)
+    function = current.field("Function")
+    arguments = function.field("Arguments")
+    return ToolCallV13(
+        ID=current.field("ID"),
+        Function=ToolCallFunctionV13(
+            Index=function.field("Index"),
+            Name=function.field("Name"),
+            Arguments=ArgumentsV13(arguments, is_nil=arguments.is_nil),
+        ),
+    )
+
+
+def messages_for(messages: Sequence[Mapping[str, Any]], compat: str) -> list[GoStruct]:
+    """The value of ``.Messages`` in a compatibility mode."""
+    current = template_messages(messages)
+    if compat != "v0.13":
+        return current
+    result: list[GoStruct] = []
+    for message, converted in zip(messages, current, strict=True):
+        values = dict(converted.values)
+        calls = message.get("tool_calls") or []
+        values["ToolCalls"] = [_tool_call_v13(c) for c in calls] if calls else NIL_SLICE
+        result.append(MessageV13(**values))
+    return result
+
+
+def tools_for(tools: Sequence[Mapping[str, Any]] | None, compat: str) -> GoJSONList:
+    """The value of ``.Tools`` in a compatibility mode."""
+    if compat == "current":
+        return template_tools(tools)
+    if tools is None:
+        return GoJSONList(is_nil=True)
+    result = GoJSONList()
+    for tool, converted in zip(tools, template_tools(tools), strict=True):
+        if compat == "v0.14":
+            result.append(TemplateToolV14(**converted.values))
+            continue
+        function = tool.get("function") or {}
+        parameters = function.get("parameters") or {}
+        params = dict(_parameters(parameters).values)
+        props = parameters.get("properties")
+        params["Properties"] = (
+            {k: ToolPropertyV13.from_schema(v) for k, v in props.items() if isinstance(v, Mapping)}
+            if isinstance(props, Mapping)
+            else NIL_MAP
+        )
+        values = dict(converted.values)
+        values["Function"] = ToolFunctionV13(
+            Name=function.get("name") or "",
+            Description=function.get("description") or "",
+            Parameters=ToolFunctionParametersV13(**params),
+        )
+        result.append(ToolV13(**values))
+    return result
