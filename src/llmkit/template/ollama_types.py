@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from llmkit.template import gofmt
-from llmkit.template.values import NIL_MAP, NIL_POINTER, NIL_SLICE, GoNil, GoStruct
+from llmkit.template.values import NIL_MAP, NIL_POINTER, NIL_SLICE, GoStruct
 
 __all__ = [
     "GoJSONList",
@@ -217,7 +217,7 @@ class TemplateTool(GoStruct):
     }  # fmt: skip
     json_omitempty = frozenset({"Items"})
 
-    def go_string(self) -> str:
+    def go_string(self) -> str | None:
         return _json_or_empty(self)
 
 
@@ -266,9 +266,9 @@ def _tool_call(call: Mapping[str, Any]) -> TemplateToolCall:
     )
 
 
-def template_messages(messages: Sequence[Mapping[str, Any]]) -> list[TemplateMessage] | GoNil:
+def template_messages(messages: Sequence[Mapping[str, Any]]) -> list[GoStruct]:
     """``convertMessagesForTemplate``."""
-    result = []
+    result: list[GoStruct] = []
     for message in messages:
         calls = message.get("tool_calls") or []
         images = message.get("images") or []
