@@ -50,6 +50,19 @@ def test_any_fragment_soup_fails_cleanly(parts):
         compiled.execute(DATA, limits=LIMITS)
 
 
+def test_a_seeded_fragment_soup_fails_cleanly():
+    # A deterministic sweep beside hypothesis: it found a parser loop at end of input.
+    rng = random.Random(1)
+    for _ in range(3000):
+        source = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 40)))
+        try:
+            compiled = GoTemplate(source)
+        except (TemplateSyntaxError, TemplateLimitError):
+            continue
+        with contextlib.suppress(TemplateExecError, TemplateLimitError):
+            compiled.execute(DATA, limits=LIMITS)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_fails_cleanly(source):

@@ -642,6 +642,9 @@ class _Val:
     raw: bool = False
     #: For a range index variable: the Jinja expression of the list it indexes.
     origin: str | None = None
+    #: For an and/or result: its operands and whether it is ``and``.
+    alts: tuple[_Val, ...] = ()
+    is_and: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -1132,7 +1135,7 @@ class _Exporter:
                 self.scoped(node.else_list.nodes, indent=False)
             self.scopes.pop()
             return
-        if not node.pipe.decl and not _is_atom(val.expr):
+        if not node.pipe.decl and not _is_atom(val.expr) and val.kind is not K.UNION:
             name = self.fresh("value")
             self.emit(f"{{%- set {name} = {val.expr} %}}")
             val = _Val(name, val.kind, origin=val.origin)
@@ -1350,7 +1353,7 @@ class _Exporter:
             return "true" if known else "false"
         if val.truth is not None:
             return val.truth
-        if val.kind in _NATIVE_TRUTH:
+        if val.kind in _NATIVE_TRUTH or val.kind is K.UNION:  # a UNION here has native truth
             return val.expr
         if val.kind is K.PROPMAP:
             return f"({val.expr} is not none)"
@@ -1363,6 +1366,8 @@ class _Exporter:
         kind, e = val.kind, val.expr
         if val.is_const:
             return _lit(Runtime.printable(val.const))
+        if kind is K.UNION and val.alts:
+            return self.choose(val.alts, val.is_and, lambda v: self.printed(v, node))
         if kind is K.STR or kind is K.INT:
             return e
         if kind is K.BOOL:
@@ -1414,6 +1419,8 @@ class _Exporter:
     def json(self, val: _Val, node: Node) -> str:
         """Jinja expression of ``json val``."""
         kind, e = val.kind, val.expr
+        if kind is K.UNION and val.alts:
+            return self.choose(val.alts, val.is_and, lambda v: self.json(v, node))
         if val.is_const:
             try:
                 return _lit(gofmt.go_json(None if val.const is NO_VALUE else val.const))
@@ -1460,6 +1467,8 @@ class _Exporter:
             self.refuse("printing a JSON value of unknown type with print/printf", node)
         if val.kind is K.INT:
             return f"({val.expr}|string)"
+        if val.kind is K.UNION and val.alts:
+            return self.choose(val.alts, val.is_and, lambda v: self.text_of(v, node))
         return self.printed(val, node)
 
     # -- functions ---------------------------------------------------------------------------
@@ -1528,20 +1537,23 @@ class _Exporter:
             return kept[0]
         kinds = {arg.kind for arg in kept}
         kind = kept[0].kind if len(kinds) == 1 else K.UNION
-        native = all(arg.kind in _NATIVE_TRUTH and not arg.is_const for arg in kept) or all(
-            arg.kind in _NATIVE_TRUTH for arg in kept
-        )
+        alts = tuple(kept)
         joiner = " and " if is_and else " or "
+        if all(arg.kind in _NATIVE_TRUTH or arg.kind is K.NOVALUE for arg in kept):
+            expr = "(" + joiner.join(arg.expr for arg in kept) + ")"
+            return _Val(expr, kind, alts=alts, is_and=is_and)
         truth = "(" + joiner.join(self.truth(arg) for arg in kept) + ")"
-        if native:
-            return _Val("(" + joiner.join(arg.expr for arg in kept) + ")", kind, truth=truth)
-        expr = kept[-1].expr
-        for arg in reversed(kept[:-1]):
+        return _Val(self.choose(alts, is_and, lambda v: v.expr), kind, truth=truth, alts=alts, is_and=is_and)
+
+    def choose(self, alts: tuple[_Val, ...], is_and: bool, form: Callable[[_Val], str]) -> str:
+        """Jinja picking ``form`` of the operand an ``and``/``or`` returns."""
+        expr = form(alts[-1])
+        for arg in reversed(alts[:-1]):
             if is_and:
-                expr = f"({expr} if {self.truth(arg)} else {arg.expr})"
+                expr = f"({expr} if {self.truth(arg)} else {form(arg)})"
             else:
-                expr = f"({arg.expr} if {self.truth(arg)} else {expr})"
-        return _Val(expr, kind, truth=truth)
+                expr = f"({form(arg)} if {self.truth(arg)} else {expr})"
+        return expr
 
     def fn_not(self, args: list[_Val], node: Node) -> _Val:
         self.value_args(args, node, "not")
@@ -1698,11 +1710,23 @@ class _Exporter:
         if folded is not None:
             return folded
         parts: list[str] = []
+        strings = [self.is_string(arg, node) for arg in args]
         for index, arg in enumerate(args):
-            if index and arg.kind is not K.STR and args[index - 1].kind is not K.STR:
+            if index and not strings[index] and not strings[index - 1]:
                 parts.append("' '")
             parts.append(self.text_of(arg, node))
         return _Val("(" + " ~ ".join(parts or ["''"]) + ")", K.STR)
+
+    def is_string(self, val: _Val, node: Node) -> bool:
+        """Whether ``print`` sees a string (it puts spaces only between non-strings)."""
+        if val.kind is K.UNION:
+            kinds = {self.is_string(alt, node) for alt in val.alts}
+            if len(kinds) != 1:
+                self.refuse("print of an and/or result that may or may not be a string", node)
+            return kinds.pop()
+        if val.kind is K.ANY:
+            self.refuse("print of a JSON value of unknown type", node)
+        return val.kind is K.STR
 
     def fn_println(self, args: list[_Val], node: Node) -> _Val:
         folded = self.fold("println", args, node)
@@ -1753,6 +1777,8 @@ class _Exporter:
 
     def printf_arg(self, verb: str, arg: _Val, node: Node) -> str:
         kind = arg.kind
+        if kind is K.UNION and arg.alts:
+            return self.choose(arg.alts, arg.is_and, lambda v: self.printf_arg(verb, v, node))
         if arg.is_const:
             return _lit(gofmt.sprintf(f"%{verb}", None if arg.const is NO_VALUE else arg.const))
         if verb == "d" and kind is K.INT:
@@ -1769,18 +1795,21 @@ class _Exporter:
         folded = self.fold("html", args, node)
         if folded is not None:
             return folded
-        if len(args) == 1 and args[0].kind is K.STR:
-            text = args[0].expr
-        else:
-            text = self.fn_print(
-                [_const("<no value>") if a.kind is K.NOVALUE else a for a in args], node
-            ).expr
+        text = self.escaper_input(args, node)
         chain = "".join(
             f"|replace({_lit(a)}, {_lit(b)})"
             for a, b in (("&", "&amp;"), ("'", "&#39;"), ('"', "&#34;"), ("<", "&lt;"),
                          (">", "&gt;"), ("\0", "\ufffd"))
         )  # fmt: skip
         return _Val(f"({text}|string{chain})", K.STR)
+
+    def escaper_input(self, args: list[_Val], node: Node) -> str:
+        """``evalArgs`` of html/js/urlquery: one string as is, else ``fmt.Sprint``."""
+        if len(args) == 1 and args[0].kind is K.STR:
+            return args[0].expr
+        return self.fn_print(
+            [_const("<no value>") if a.kind is K.NOVALUE else a for a in args], node
+        ).expr
 
     def fn_js(self, args: list[_Val], node: Node) -> _Val:
         folded = self.fold("js", args, node)
@@ -1790,9 +1819,11 @@ class _Exporter:
 
     def fn_urlquery(self, args: list[_Val], node: Node) -> _Val:
         folded = self.fold("urlquery", args, node)
-        if folded is None:
-            self.refuse("Go's urlquery escaping (per UTF-8 byte) has no Jinja equivalent", node)
-        return folded
+        if folded is not None:
+            return folded
+        text = self.escaper_input(args, node)
+        # Python's quote keeps "/" and writes a space as %20; Go's QueryEscape does neither.
+        return _Val(f"({text}|string|urlencode|replace('/', '%2F')|replace('%20', '+'))", K.STR)
 
     def fn_json(self, args: list[_Val], node: Node) -> _Val:
         (value,) = args

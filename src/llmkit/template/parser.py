@@ -215,7 +215,8 @@ class _Parser:
         self.text = text
         self.name = name
         self.functions = functions
-        self.items = items
+        self.items = items  # always ends with an EOF or ERROR item
+        self.last = len(items) - 1
         self.index = 0
         self.trees = trees
         self.vars: list[str] = ["$"]
@@ -225,16 +226,15 @@ class _Parser:
     # -- items -----------------------------------------------------------------
 
     def next(self) -> Item:
-        item = self.items[self.index]
-        if self.index < len(self.items) - 1:
-            self.index += 1
+        item = self.items[min(self.index, self.last)]
+        self.index += 1
         return item
 
     def backup(self, count: int = 1) -> None:
         self.index -= count
 
     def peek(self) -> Item:
-        return self.items[self.index]
+        return self.items[min(self.index, self.last)]
 
     def next_non_space(self) -> Item:
         item = self.next()
@@ -244,12 +244,12 @@ class _Parser:
 
     def peek_non_space(self) -> Item:
         """The next non-space item; spaces before it are consumed (as in Go)."""
-        while self.items[self.index].type in (T.SPACE, T.COMMENT):
+        while self.peek().type in (T.SPACE, T.COMMENT):
             self.index += 1
-        return self.items[self.index]
+        return self.peek()
 
     def error(self, message: str, pos: int | None = None) -> TemplateSyntaxError:
-        at = self.items[max(self.index - 1, 0)].pos if pos is None else pos
+        at = self.items[min(max(self.index - 1, 0), self.last)].pos if pos is None else pos
         line, column, source = position(self.text, at)
         return TemplateSyntaxError(
             message, name=self.name, line=line, column=column, source_line=source
