@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from llmkit.errors import InvalidRequestError
 from llmkit.template.errors import (
     TemplateError,
     TemplateExecError,
@@ -140,6 +141,7 @@ class Template:
         """
         if compat not in ("current", "v0.14", "v0.13"):
             raise TemplateError(f"compat must be 'current', 'v0.14' or 'v0.13', not {compat!r}")
+        _check_request(messages, think, compat)
         shaped = [_message(m) for m in messages]
         if system is not None and not (shaped and shaped[0].get("role") == "system"):
             shaped.insert(0, {"role": "system", "content": system})
@@ -155,6 +157,32 @@ class Template:
             compat=compat,
             limits=limits,
         )
+
+
+_THINK_LEVELS = {"current": {"low", "medium", "high", "max"}, "v0.14": {"low", "medium", "high", "max"},
+                 "v0.13": {"low", "medium", "high"}}  # fmt: skip
+
+
+def _check_request(
+    messages: Sequence[BaseModel | Mapping[str, Any]], think: bool | str | None, compat: str
+) -> None:
+    """What Ollama rejects when it decodes the request, before any template runs."""
+    if isinstance(think, str) and think not in _THINK_LEVELS[compat]:
+        levels = ", ".join(sorted(_THINK_LEVELS[compat]))
+        raise InvalidRequestError(
+            f"think: {think!r} is not a valid level ({levels}, or true/false)", fields=["think"]
+        )
+    for index, message in enumerate(messages):
+        if isinstance(message, BaseModel):
+            continue
+        for number, call in enumerate(message.get("tool_calls") or []):
+            arguments = (call.get("function") or {}).get("arguments")
+            if arguments is not None and not isinstance(arguments, Mapping):
+                raise InvalidRequestError(
+                    f"messages.{index}.tool_calls.{number}.function.arguments: "
+                    f"must be a JSON object, not {type(arguments).__name__}",
+                    fields=[f"messages.{index}.tool_calls.{number}.function.arguments"],
+                )
 
 
 def _tag_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

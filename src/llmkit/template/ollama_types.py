@@ -118,9 +118,31 @@ class ToolPropertiesMap(GoStruct):
         super().__init__(om=dict(properties))
 
     def go_json(self) -> str:
+        # wk8's ordered map writes keys with easyjson's escaper, values with encoding/json.
         om: dict[str, ToolProperty] = self.values["om"]
-        parts = [gofmt.go_json(key) + ":" + gofmt.go_json(value) for key, value in om.items()]
+        parts = [_easyjson_key(key) + ":" + gofmt.go_json(value) for key, value in om.items()]
         return "{" + ",".join(parts) + "}"
+
+
+def _easyjson_key(key: str) -> str:
+    """easyjson's string writer: like encoding/json, but ``\\b``/``\\f`` stay ``\\u00XX``."""
+    out = ['"']
+    for char in key:
+        code = ord(char)
+        if char in "\t\r\n":
+            out.append({"\t": "\\t", "\r": "\\r", "\n": "\\n"}[char])
+        elif char in '\\"':
+            out.append("\\" + char)
+        elif code < 0x20 or char in "<>&":
+            out.append(f"\\u{code:04x}")
+        elif char in "\u2028\u2029":
+            out.append(f"\\u{code:04x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\\ufffd")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
 
 
 class ToolProperty(GoStruct):
@@ -145,8 +167,10 @@ class ToolProperty(GoStruct):
             values["AnyOf"] = [
                 cls.from_schema(s) for s in schema["anyOf"] if isinstance(s, Mapping)
             ]
-        kind = schema.get("type")
-        if isinstance(kind, str):
+        kind = schema.get("type", ...)
+        if kind is None:
+            values["Type"] = PropertyType([""])  # JSON null decodes to one empty type
+        elif isinstance(kind, str):
             values["Type"] = PropertyType([kind])
         elif isinstance(kind, list):
             values["Type"] = PropertyType(str(k) for k in kind)
