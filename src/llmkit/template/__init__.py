@@ -159,8 +159,8 @@ class Template:
         )
 
 
-_THINK_LEVELS = {"current": {"low", "medium", "high", "max"}, "v0.14": {"low", "medium", "high", "max"},
-                 "v0.13": {"low", "medium", "high"}}  # fmt: skip
+_LEVELS = frozenset({"low", "medium", "high"})
+_THINK_LEVELS = {"current": _LEVELS | {"max"}, "v0.14": _LEVELS | {"max"}, "v0.13": _LEVELS}
 
 
 def _check_request(

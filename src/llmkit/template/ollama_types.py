@@ -133,9 +133,7 @@ def _easyjson_key(key: str) -> str:
             out.append({"\t": "\\t", "\r": "\\r", "\n": "\\n"}[char])
         elif char in '\\"':
             out.append("\\" + char)
-        elif code < 0x20 or char in "<>&":
-            out.append(f"\\u{code:04x}")
-        elif char in "\u2028\u2029":
+        elif code < 0x20 or char in "<>&" or char in "\u2028\u2029":
             out.append(f"\\u{code:04x}")
         elif 0xD800 <= code <= 0xDFFF:
             out.append("\\ufffd")
