@@ -80,6 +80,10 @@ FUNCTION_ARITY: dict[str, tuple[int, int | None]] = {
 }  # fmt: skip
 
 
+#: Functions that always return a bool (so ``if`` needs no truth test).
+BOOL_FUNCTIONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "not"})
+
+
 @dataclass
 class GeneratedCode:
     source: str
@@ -119,6 +123,7 @@ class _Generator:
         self.scope = _Scope()
         self.dot = "dot"
         self.functions_used: set[str] = set()
+        self.prebound: set[str] = set()
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -146,7 +151,11 @@ class _Generator:
             if node.pipe.decl:
                 self.emit(value, node.pos)
             else:
-                self.emit(f"w(printable({value}))", node.pos)
+                temp = self.fresh("_p")
+                # strings, the usual case, skip the call to printable()
+                self.emit(
+                    f"w({temp} if type({temp} := {value}) is str else printable({temp}))", node.pos
+                )
         elif isinstance(node, IfNode):
             self.if_node(node)
         elif isinstance(node, WithNode):
@@ -154,7 +163,7 @@ class _Generator:
         elif isinstance(node, RangeNode):
             self.range_node(node)
         elif isinstance(node, TemplateNode):
-            dot = self.pipeline(node.pipe) if node.pipe else "NO_VALUE"
+            dot = f"dig({self.pipeline(node.pipe)})" if node.pipe else "NO_VALUE"
             self.emit(f"rt_template({node.name!r}, {dot})", node.pos)
         elif isinstance(node, BreakNode):
             self.emit("break")
@@ -176,7 +185,7 @@ class _Generator:
 
     def if_node(self, node: IfNode) -> None:
         self.scope.push()  # variables of the pipeline live until {{end}}
-        self.emit(f"if truth({self.pipeline(node.pipe)}):", node.pos)
+        self.emit(f"if {self.condition(node.pipe)}:", node.pos)
         self._block(node.list)
         if node.else_list is not None:
             self.emit("else:")
@@ -238,13 +247,25 @@ class _Generator:
 
     # -- expressions -------------------------------------------------------------
 
+    def condition(self, pipe: PipeNode) -> str:
+        """``truth(pipeline)``, or the pipeline itself when it already is a bool."""
+        value = self.pipeline(pipe)
+        last = pipe.cmds[-1].args[0]
+        if not pipe.decl and isinstance(last, IdentifierNode) and last.ident in BOOL_FUNCTIONS:
+            return value
+        return f"truth({value})"
+
     def pipeline(self, pipe: PipeNode) -> str:
         """The expression of a pipeline; declarations become assignments (walrus)."""
         value = ""
         for cmd in pipe.cmds:
-            value = f"dig({self.command(cmd, value or None)})"
+            value = self.command(cmd, value or None)
         if not pipe.decl:
+            # Go turns a nil interface into "no value" between commands; llmkit's runtime
+            # treats None and NO_VALUE alike everywhere but in field access, so only values
+            # that are kept (variables) or walked into (chains, template calls) are dug.
             return value
+        value = f"dig({value})"
         targets = []
         for variable in pipe.decl:
             name = variable.ident[0]
@@ -327,6 +348,8 @@ class _Generator:
             value = self.fields(inner, node.field, False)
         elif isinstance(node, PipeNode):
             value = self.pipeline(node)
+            if kind == "chain":
+                return f"dig({value})"
         elif isinstance(node, IdentifierNode):
             value = self.function(node, [], None)
         elif kind == "string" and not isinstance(node, StringNode):
@@ -359,8 +382,11 @@ class _Generator:
         self.functions_used.add(name)
         if name == "call":
             return f"rt.call_value({', '.join(values)})"
-        joined = ", ".join([repr(name), f"F[{name!r}]", *values])
-        return f"call({joined})"
+        return f"{self.function_local(name)}({', '.join(values)})"
+
+    def function_local(self, name: str) -> str:
+        """The local a function is bound to in each template function's prologue."""
+        return f"_f{sorted(self.prebound).index(name)}" if name in self.prebound else "_unbound"
 
 
 def _short_circuit(name: str, values: list[str], fresh: Callable[[str], str]) -> str:
@@ -416,7 +442,13 @@ HEADER = """\
 
 def generate(trees: dict[str, ListNode]) -> GeneratedCode:
     """Python source defining one function per template, and ``TEMPLATES`` by name."""
+    first = _generate(trees, set())  # learn which functions are used
+    return _generate(trees, first.functions_used)
+
+
+def _generate(trees: dict[str, ListNode], prebound: set[str]) -> GeneratedCode:
     gen = _Generator()
+    gen.prebound = prebound
     gen.indent = 0
     gen.lines.append(HEADER.rstrip("\n"))
     functions: dict[str, str] = {}
@@ -431,9 +463,10 @@ def generate(trees: dict[str, ListNode]) -> GeneratedCode:
         gen.dot = "dot"
         gen.emit("w = rt.out.append")
         gen.emit("tick = rt.tick")
-        gen.emit("call = rt.call")
         gen.emit("F = rt.functions")
         gen.emit("rt_template = rt.template")
+        for index, function in enumerate(sorted(prebound)):
+            gen.emit(f"_f{index} = F[{function!r}]")
         gen.body(trees[name])
         gen.indent = 0
     gen.emit("")

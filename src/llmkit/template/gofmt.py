@@ -35,6 +35,7 @@ of one). Results follow the same convention: :func:`go_bytes` gives Go's exact b
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import struct
@@ -1015,7 +1016,9 @@ def _json_value(value: Any, out: list[str], short_bf: bool) -> None:
         # Go slice and map types with a MarshalJSON method (see ollama_types).
         raw = marshal()
         if raw is not None:
-            out.append(_compact(raw))
+            # llmkit's own MarshalJSON methods already write compact, escaped JSON
+            trusted = getattr(value, "go_json_is_compact", False)
+            out.append(raw if trusted else _compact(raw))
             return
     if value is None or isinstance(value, GoNil):
         out.append("null")
@@ -1058,7 +1061,7 @@ def _json_key(key: Any) -> str:
 def _json_struct(struct: GoStruct, out: list[str], short_bf: bool) -> None:
     raw = struct.go_json()
     if raw is not None:
-        out.append(_compact(raw))
+        out.append(raw if getattr(struct, "go_json_is_compact", False) else _compact(raw))
         return
     out.append("{")
     first = True
@@ -1082,9 +1085,72 @@ def go_json(value: Any, *, short_bf: bool = True) -> str:
     returns an error. ``short_bf=False`` writes ``\\b``/``\\f`` as ``\\u0008``/``\\u000c``
     like Go before 1.22.
     """
+    if short_bf:
+        try:
+            plain = _plain_json(value)
+        except NeedsSlowPath:
+            pass
+        else:
+            text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+            return text.translate(_HTML_SAFE_JSON)
     out: list[str] = []
     _json_value(value, out, short_bf)
     return "".join(out)
+
+
+# The fast path: the value as plain Python data whose json.dumps (C code) is exactly what
+# Go writes, once <, >, &, U+2028 and U+2029 are escaped; anything else takes the slow path.
+# (Hand-written printing is the bottleneck of template rendering: see bench/templates.py.)
+
+_HTML_SAFE_JSON: Final = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
+
+
+class NeedsSlowPath(Exception):
+    """Raised by a ``go_plain_json()`` whose value only the slow encoder writes exactly."""
+
+
+def _plain_json(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        if not value.isascii() and _SURROGATE.search(value):
+            raise NeedsSlowPath
+        return value
+    if kind is bool or kind is int or value is None:
+        return value
+    if kind is float:
+        magnitude = abs(value)
+        if value.is_integer() and magnitude < 1e21 and (value != 0 or math.copysign(1, value) > 0):
+            return int(value)
+        if 1e-4 <= magnitude < 1e16:
+            return value  # Python's repr is Go's shortest fixed notation here
+        raise NeedsSlowPath
+    if isinstance(value, GoNil):
+        return None
+    plain = getattr(value, "go_plain_json", None)
+    if plain is not None:
+        return _plain_json(plain())
+    if isinstance(value, GoStruct):
+        if value.go_json() is not None:
+            raise NeedsSlowPath
+        result: dict[str, Any] = {}
+        fields = value.field_values
+        for name in value.go_fields:
+            key = value.json_names.get(name, name)
+            item = fields[name]
+            if key is None or (name in value.json_omitempty and _is_empty(item, value, name)):
+                continue
+            result[key] = _plain_json(item)
+        return result
+    if getattr(value, "go_json", None) is not None:
+        raise NeedsSlowPath
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    if isinstance(value, dict):
+        if not all(type(key) is str for key in value):
+            raise NeedsSlowPath
+        keys = value if getattr(value, "go_json_in_order", False) else sorted(value)
+        return {key: _plain_json(value[key]) for key in keys}
+    raise NeedsSlowPath
 
 
 # ---------------------------------------------------------------- text/template escapers

@@ -147,6 +147,7 @@ class GoTemplate:
         self._templates: dict[str, Callable[..., None]] = module.TEMPLATES
         self._function_names = {python: name for name, python in generated.functions.items()}
         self._functions_used = generated.functions_used
+        self._table: dict[str, Callable[..., Any]] = {**BUILTINS, **self.extra_functions}
 
     def defined(self) -> list[str]:
         """The names of every template in the set."""
@@ -161,12 +162,10 @@ class GoTemplate:
         limits: Limits | None = None,
     ) -> str:
         """Run template ``name`` (default: the root) with ``data`` as dot and ``$``."""
-        table: dict[str, Callable[..., Any]] = dict(BUILTINS)
-        table.update(self.extra_functions)
-        table.update(functions or {})
+        table = {**self._table, **functions} if functions else dict(self._table)
         for missing in self._functions_used - table.keys() - {"printf"}:
             table[missing] = _undefined(missing)
-        run = _Run(self._templates, table, limits or Limits())
+        run = _Run(self._templates, table, limits or _DEFAULT_LIMITS)
         table["printf"] = run.sprintf
         target = self.name if name is None else name
         function = self._templates.get(target)
@@ -176,12 +175,12 @@ class GoTemplate:
             )
         try:
             function(run, data)
-        except ExecError as exc:
-            raise self._located(exc, target) from None
-        except RecursionError:
-            raise TemplateLimitError("template recursion too deep", name=self.name) from None
         except TemplateError:
             raise
+        except RecursionError:
+            raise TemplateLimitError("template recursion too deep", name=self.name) from None
+        except Exception as exc:  # every failure of untrusted input is translated
+            raise self._located(exc, target, table) from None
         result = "".join(run.out)
         if len(result) > run.limits.max_output:
             raise TemplateLimitError(
@@ -189,16 +188,26 @@ class GoTemplate:
             )
         return result
 
-    def _located(self, exc: ExecError, target: str) -> TemplateExecError:
+    def _located(
+        self, exc: Exception, target: str, table: Mapping[str, Callable[..., Any]]
+    ) -> TemplateExecError:
+        """Name the template, line and column, and the function that failed, as Go does."""
         pos = None
         template_name = target
+        callee = None
         tb = exc.__traceback__
         while tb is not None:
             code = tb.tb_frame.f_code
             if code.co_filename == self._filename:
                 pos = self._line_map.get(tb.tb_lineno, pos)
                 template_name = self._function_names.get(code.co_name, template_name)
+                callee = tb.tb_next.tb_frame.f_code if tb.tb_next is not None else None
             tb = tb.tb_next
+        function = _function_of(callee, table) if callee is not None else None
+        if function is not None and not isinstance(exc, _UndefinedFunction):
+            exc = ExecError(f"error calling {function}: {exc}")
+        elif not isinstance(exc, ExecError):
+            exc = ExecError(f"{type(exc).__name__}: {exc}")
         if pos is None:
             return TemplateExecError(f'executing "{template_name}": {exc}', name=self.name)
         line, column, source_line = position(self.source, pos)
@@ -210,6 +219,18 @@ class GoTemplate:
             column=column,
             source_line=source_line,
         )
+
+
+_DEFAULT_LIMITS = Limits()
+
+
+def _function_of(code: Any, table: Mapping[str, Callable[..., Any]]) -> str | None:
+    """The template function whose Python code is ``code``, if any."""
+    for name, function in table.items():
+        inner = getattr(function, "__func__", function)
+        if getattr(inner, "__code__", None) is code:
+            return name
+    return None
 
 
 def _action_text(source: str, pos: int) -> str:

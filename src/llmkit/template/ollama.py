@@ -190,6 +190,16 @@ class OllamaTemplate:
         self._placeholder = dict.fromkeys(OLLAMA_FUNCTIONS, _json)
         self.go = GoTemplate(source, name=name, functions=self._placeholder, trees=trees)
         self._legacy: GoTemplate | None = None
+        self._tools_cache: tuple[str, Any, Any] | None = None
+
+    def _tools(self, tools: Sequence[Mapping[str, Any]] | None, compat: Compat) -> Any:
+        """The converted tools, reused while a conversation keeps offering the same ones."""
+        cached = self._tools_cache
+        if cached is not None and cached[0] == compat and cached[1] == tools:
+            return cached[2]
+        converted = tools_for(tools, compat)
+        self._tools_cache = (compat, copy.deepcopy(tools), converted)
+        return converted
 
     @property
     def python_source(self) -> str:
@@ -239,7 +249,7 @@ class OllamaTemplate:
             data = {
                 "System": system,
                 "Messages": messages_for(collated, compat),
-                "Tools": tools_for(tools, compat),
+                "Tools": self._tools(tools, compat),
                 "Response": "",
                 **think_values,
             }

@@ -49,6 +49,8 @@ class GoJSONMap(dict[str, Any]):
     ``nil`` maps print ``{}`` and encode as ``null``.
     """
 
+    go_json_is_compact: ClassVar[bool] = True
+
     go_type: ClassVar[str] = "template.templateArgs"
 
     def __init__(self, items: Mapping[str, Any] | None = None, *, is_nil: bool = False) -> None:
@@ -65,12 +67,17 @@ class GoJSONMap(dict[str, Any]):
     def go_json(self) -> str | None:
         return "null" if self.is_nil else None
 
+    def go_plain_json(self) -> Any:
+        return None if self.is_nil else dict(self)
+
 
 class GoJSONList(list[Any]):
     """A Go slice type whose ``String()`` is its JSON (``templateTools``).
 
     A nil one prints and encodes as ``null``.
     """
+
+    go_json_is_compact: ClassVar[bool] = True
 
     go_type: ClassVar[str] = "template.templateTools"
 
@@ -84,6 +91,9 @@ class GoJSONList(list[Any]):
     def go_json(self) -> str | None:
         return "null" if self.is_nil else None
 
+    def go_plain_json(self) -> Any:
+        return None if self.is_nil else list(self)
+
 
 def _json_or_empty(value: Any) -> str:
     try:
@@ -95,6 +105,8 @@ def _json_or_empty(value: Any) -> str:
 class PropertyType(list[str]):
     """``api.PropertyType``: one type prints as ``string``, several as ``[string null]``."""
 
+    go_json_is_compact: ClassVar[bool] = True
+
     go_type: ClassVar[str] = "api.PropertyType"
 
     def go_string(self) -> str:
@@ -105,11 +117,16 @@ class PropertyType(list[str]):
         return "[" + " ".join(self) + "]"
 
     def go_json(self) -> str:
-        return gofmt.go_json(self[0] if len(self) == 1 else list(self))
+        return gofmt.go_json(self.go_plain_json())
+
+    def go_plain_json(self) -> Any:
+        return self[0] if len(self) == 1 else list(self)
 
 
 class ToolPropertiesMap(GoStruct):
     """``*api.ToolPropertiesMap``: nested properties, kept in request order."""
+
+    go_json_is_compact: ClassVar[bool] = True
 
     go_type = "*api.ToolPropertiesMap"
     go_fields = ("om",)
@@ -122,6 +139,18 @@ class ToolPropertiesMap(GoStruct):
         om: dict[str, ToolProperty] = self.values["om"]
         parts = [_easyjson_key(key) + ":" + gofmt.go_json(value) for key, value in om.items()]
         return "{" + ",".join(parts) + "}"
+
+    def go_plain_json(self) -> Any:
+        om: dict[str, ToolProperty] = self.values["om"]
+        if any("\b" in key or "\f" in key for key in om):
+            raise gofmt.NeedsSlowPath  # easyjson keeps \u0008 and \u000c in keys
+        return _InOrder(om)
+
+
+class _InOrder(dict[str, Any]):
+    """A map that encodes in insertion order (the fast path sorts plain maps)."""
+
+    go_json_in_order: ClassVar[bool] = True
 
 
 def _easyjson_key(key: str) -> str:
@@ -240,7 +269,10 @@ class TemplateTool(GoStruct):
     json_omitempty = frozenset({"Items"})
 
     def go_string(self) -> str | None:
-        return _json_or_empty(self)
+        cached: str | None = self.__dict__.get("_json")
+        if cached is None:
+            cached = self.__dict__["_json"] = _json_or_empty(self)
+        return cached
 
 
 class TemplateToolCallFunction(GoStruct):
@@ -291,20 +323,20 @@ def _tool_call(call: Mapping[str, Any]) -> TemplateToolCall:
 def template_messages(messages: Sequence[Mapping[str, Any]]) -> list[GoStruct]:
     """``convertMessagesForTemplate``."""
     result: list[GoStruct] = []
+    make = TemplateMessage.trusted
     for message in messages:
-        calls = message.get("tool_calls") or []
-        images = message.get("images") or []
-        result.append(
-            TemplateMessage(
-                Role=message.get("role", ""),
-                Content=message.get("content") or "",
-                Thinking=message.get("thinking") or "",
-                Images=[_image_bytes(i) for i in images] if images else NIL_SLICE,
-                ToolCalls=[_tool_call(c) for c in calls] if calls else NIL_SLICE,
-                ToolName=message.get("tool_name") or "",
-                ToolCallID=message.get("tool_call_id") or "",
-            )
-        )
+        values = {"Role": message.get("role", ""), "Content": message.get("content") or ""}
+        if message.get("thinking"):
+            values["Thinking"] = message["thinking"]
+        if images := message.get("images"):
+            values["Images"] = [_image_bytes(i) for i in images]
+        if calls := message.get("tool_calls"):
+            values["ToolCalls"] = [_tool_call(c) for c in calls]
+        if message.get("tool_name"):
+            values["ToolName"] = message["tool_name"]
+        if message.get("tool_call_id"):
+            values["ToolCallID"] = message["tool_call_id"]
+        result.append(make(values))
     return result
 
 
@@ -319,6 +351,8 @@ def _image_bytes(image: Any) -> Any:
 
 class ImageData(bytes):
     """``api.ImageData`` ([]byte): prints as a byte list, encodes as base64."""
+
+    go_json_is_compact: ClassVar[bool] = True
 
     go_type: ClassVar[str] = "api.ImageData"
 

@@ -77,10 +77,17 @@ def go_type_name(value: Any) -> str:
 
 def truth(value: Any) -> bool:
     """Go's ``isTrue``: empty, zero and nil are false; structs are true."""
-    if value is None or value is NO_VALUE or isinstance(value, GoNil):
+    kind = type(value)
+    if kind is bool:
+        return value  # type: ignore[no-any-return]
+    if kind is str or kind is list or kind is dict or kind is int or kind is float:
+        return bool(value)
+    if value is None or value is NO_VALUE:
         return False
     if isinstance(value, GoStruct):
         return True
+    if isinstance(value, GoNil):
+        return False
     if isinstance(value, str | list | tuple | Mapping | bool | int | float | complex):
         return bool(value)
     return True
@@ -114,7 +121,14 @@ def _is_nil(value: Any) -> bool:
     return value is None or value is NO_VALUE or isinstance(value, GoNil)
 
 
-def eq(arg1: Any, *args: Any) -> bool:
+_ABSENT: Final = object()
+
+
+def eq(arg1: Any, arg2: Any = _ABSENT, *rest: Any) -> bool:
+    kind = type(arg1)
+    if not rest and kind is type(arg2) and (kind is str or kind is int):
+        return arg1 == arg2  # type: ignore[no-any-return]  # eq .Role "user", eq (len ..) 1
+    args = (arg2, *rest) if arg2 is not _ABSENT else rest
     arg1 = _iface(arg1)
     if not args:
         raise ExecError("missing argument for comparison")
@@ -184,6 +198,8 @@ def ge(arg1: Any, arg2: Any) -> bool:
 
 
 def length(item: Any) -> int:
+    if type(item) is list or (type(item) is str and item.isascii()):
+        return len(item)
     item = _iface(item)
     if item is NO_VALUE or (isinstance(item, GoNil) and item.kind == "pointer"):
         raise ExecError("len of nil pointer")
@@ -236,6 +252,10 @@ def index(item: Any, *indexes: Any) -> Any:
 
 
 def slice_(item: Any, *indexes: Any) -> Any:
+    if type(item) is list and len(indexes) == 1 and type(indexes[0]) is int:
+        start = indexes[0]
+        if 0 <= start <= len(item):
+            return item[start:]  # the common case: slice $.Messages $i
     item = _iface(item)
     if item is NO_VALUE:
         raise ExecError("slice of untyped nil")
@@ -307,27 +327,35 @@ class Runtime:
 
     @staticmethod
     def printable(value: Any) -> str:
-        """``printValue``: how an action prints its pipeline's value."""
-        if value is NO_VALUE:
-            return "<no value>"
+        """``printValue``: how an action prints its pipeline's value (nil is no value)."""
         if type(value) is str:
             return value
+        if value is NO_VALUE or value is None:
+            return "<no value>"
+        method = getattr(value, "go_string", None)
+        if method is not None:
+            text = method()
+            if isinstance(text, str):
+                return text  # a Stringer: fmt prints String() as is for %v
         return gofmt.format_value(value)
 
     @staticmethod
     def field(receiver: Any, name: str, has_args: bool = False) -> Any:
         """``evalField``: ``receiver.name`` for maps (missingkey=zero) and structs."""
+        if not has_args:
+            if type(receiver) is dict:
+                return receiver.get(name)
+            try:
+                return receiver.field_values[name]  # a GoStruct's declared field
+            except (AttributeError, KeyError):
+                pass
         if receiver is NO_VALUE:
             return NO_VALUE
         if type(receiver) is dict:
-            if has_args:
-                raise ExecError(f"{name} is not a method but has arguments")
-            return receiver.get(name)
+            raise ExecError(f"{name} is not a method but has arguments")
         if isinstance(receiver, GoStruct):
             if receiver.has_field(name):
-                if has_args:
-                    raise ExecError(f"{name} has arguments but cannot be invoked as function")
-                return receiver.field(name)
+                raise ExecError(f"{name} has arguments but cannot be invoked as function")
             raise ExecError(f"can't evaluate field {name} in type {receiver.go_type}")
         if receiver is None:
             raise ExecError(f"nil pointer evaluating interface {{}}.{name}")
@@ -374,8 +402,6 @@ class Runtime:
         try:
             return function(*args)
         except ExecError as exc:
-            if type(exc).__name__ == "_UndefinedFunction":
-                raise
             raise ExecError(f"error calling {name}: {exc}") from None
         except TemplateLimitError:
             raise

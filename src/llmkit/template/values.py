@@ -22,7 +22,7 @@ attribute of any object is ever looked up by name from a template).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Self
 
 __all__ = ["NIL_MAP", "NIL_POINTER", "NIL_SLICE", "GoNil", "GoStruct", "is_nil"]
 
@@ -73,13 +73,29 @@ class GoStruct:
     #: Each field's zero value, used when a field was not given.
     go_zero: ClassVar[dict[str, Any]] = {}
 
-    __slots__ = ("values",)
+    __slots__ = ("field_values", "values")
 
     def __init__(self, **values: Any) -> None:
         unknown = set(values) - set(self.go_fields)
         if unknown:
             raise TypeError(f"{self.go_type} has no fields {sorted(unknown)}")
         self.values = values
+        #: every declared field, given or zero: what templates read
+        self.field_values = {**self._zero_fields, **values}
+
+    @classmethod
+    def trusted(cls, values: dict[str, Any]) -> Self:
+        """A value from fields known to be declared (skips the check; for hot paths)."""
+        self = cls.__new__(cls)
+        self.values = values
+        self.field_values = {**cls._zero_fields, **values}
+        return self
+
+    _zero_fields: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._zero_fields = {name: cls.go_zero.get(name) for name in cls.go_fields}
 
     @property
     def is_pointer(self) -> bool:
@@ -90,9 +106,7 @@ class GoStruct:
 
     def field(self, name: str) -> Any:
         """The value of a declared field (callers check ``has_field`` first)."""
-        if name in self.values:
-            return self.values[name]
-        return self.go_zero.get(name)
+        return self.field_values.get(name)
 
     def go_string(self) -> str | None:
         """The result of the type's ``String()`` method, or ``None`` if it has none."""
