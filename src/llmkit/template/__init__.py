@@ -56,9 +56,15 @@ def _as_dict(value: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
-def _message(value: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+def _message(value: BaseModel | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A message in Ollama's JSON shape, role lower-cased (as Ollama decodes it); not copied
+    when nothing changes, since nothing downstream modifies it."""
+    if type(value) is dict:
+        role = value.get("role", "")
+        if type(role) is str and (role.islower() or not role):
+            return value
     message = _as_dict(value)
-    message["role"] = str(message.get("role", "")).lower()  # Ollama lower-cases roles
+    message["role"] = str(message.get("role", "")).lower()
     return message
 
 
@@ -118,6 +124,12 @@ class Template:
         """The opening and closing thinking tags, or ``("", "")``."""
         return thinking_tags(self._compiled.trees[self._compiled.name])
 
+    def to_jinja(self) -> str:
+        """An equivalent Hugging Face Jinja2 chat template (see :mod:`llmkit.template.jinja`)."""
+        from llmkit.template.jinja import to_jinja
+
+        return to_jinja(self._compiled)
+
     def render(
         self,
         messages: Sequence[BaseModel | Mapping[str, Any]] = (),
@@ -142,7 +154,7 @@ class Template:
         if compat not in ("current", "v0.14", "v0.13"):
             raise TemplateError(f"compat must be 'current', 'v0.14' or 'v0.13', not {compat!r}")
         _check_request(messages, think, compat)
-        shaped = [_message(m) for m in messages]
+        shaped: list[Mapping[str, Any]] = [_message(m) for m in messages]
         if system is not None and not (shaped and shaped[0].get("role") == "system"):
             shaped.insert(0, {"role": "system", "content": system})
         if image_tags:
@@ -185,10 +197,10 @@ def _check_request(
                 )
 
 
-def _tag_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tag_images(messages: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """``[img-N]`` for each image, counted across messages (server/prompt.go)."""
     counter = 0
-    tagged = []
+    tagged: list[Mapping[str, Any]] = []
     for message in messages:
         prefix = ""
         content = message.get("content") or ""

@@ -11,6 +11,7 @@ legacy path run a copy of the template cut after ``.Response``.
 from __future__ import annotations
 
 import copy
+import functools
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -57,8 +58,9 @@ def _to_typescript(value: Any) -> str:
     return "any"
 
 
+@functools.lru_cache(maxsize=8)
 def ollama_functions(today: dt.date) -> dict[str, Callable[..., Any]]:
-    """Ollama's FuncMap, with "today" fixed for ``currentDate``."""
+    """Ollama's FuncMap, with "today" fixed for ``currentDate`` (made once per date)."""
     return {
         "json": _json,
         "currentDate": lambda *args: today.isoformat(),
@@ -97,20 +99,25 @@ def template_vars(trees: Mapping[str, ListNode]) -> list[str]:
     return sorted(found)
 
 
-def collate(messages: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Merge consecutive same-role messages (not tool ones); return (system, messages)."""
+def collate(messages: Sequence[Mapping[str, Any]]) -> tuple[str, list[Mapping[str, Any]]]:
+    """Merge consecutive same-role messages (not tool ones); return (system, messages).
+
+    The given messages are never modified: a merged message is a new dict.
+    """
     system: list[str] = []
-    collated: list[dict[str, Any]] = []
+    collated: list[Mapping[str, Any]] = []
+    previous_role = None
     for message in messages:
         role = message.get("role", "")
         if role == "system":
             system.append(message.get("content") or "")
-        if collated and collated[-1].get("role") == role and role != "tool":
-            collated[-1]["content"] = (
-                (collated[-1].get("content") or "") + "\n\n" + (message.get("content") or "")
-            )
+        if collated and previous_role == role and role != "tool":
+            last = collated[-1]
+            merged = (last.get("content") or "") + "\n\n" + (message.get("content") or "")
+            collated[-1] = {**last, "content": merged}
         else:
-            collated.append(dict(message))
+            collated.append(message)
+        previous_role = role
     return "\n\n".join(system), collated
 
 
@@ -258,7 +265,7 @@ class OllamaTemplate:
 
     def _execute_legacy(
         self,
-        messages: list[dict[str, Any]],
+        messages: list[Mapping[str, Any]],
         think_values: dict[str, Any],
         functions: dict[str, Callable[..., Any]],
         limits: Limits | None,
