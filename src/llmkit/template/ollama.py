@@ -11,8 +11,8 @@ legacy path run a copy of the template cut after ``.Response``.
 from __future__ import annotations
 
 import copy
-import functools
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
