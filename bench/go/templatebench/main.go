@@ -4,12 +4,13 @@
 // It reads one JSON object from stdin:
 //
 //	{"template": str, "messages": [...], "tools": [...]|null, "today": "YYYY-MM-DD",
-//	 "batches": int, "target_s": float}
+//	 "batches": int, "target_s": float, "n": int}
 //
 // parses the template once (missingkey=zero, Ollama's FuncMap), and renders it as current
 // Ollama does for a chat request on the messages path: collate same-role messages, convert
 // the API values to the template types (template/template.go), Execute. It calibrates N so a
-// batch takes about target_s, runs `batches` batches of N renders, and writes
+// batch takes about target_s (or uses n when given), runs `batches` batches of N renders of
+// each kind, and writes
 //
 //	{"go": version, "n": N, "full_ns": [...], "exec_ns": [...], "output": str}
 //
@@ -303,6 +304,7 @@ type input struct {
 	Today    string    `json:"today"`
 	Batches  int       `json:"batches"`
 	TargetS  float64   `json:"target_s"`
+	N        int       `json:"n"`
 }
 
 type output struct {
@@ -365,14 +367,17 @@ func run() error {
 		return renderErr
 	}
 	out := output{Go: runtime.Version(), Output: buf.String()}
-	// Calibrate: double n until one batch of full renders takes a tenth of the target.
-	n := 1
-	for batch(n, full)*float64(n) < in.TargetS*1e8 {
-		n *= 2
-	}
-	n = int(in.TargetS * 1e9 / batch(n, full))
+	n := in.N
 	if n < 1 {
+		// Calibrate: double n until a batch of full renders takes a tenth of the target.
 		n = 1
+		for batch(n, full)*float64(n) < in.TargetS*1e8 {
+			n *= 2
+		}
+		n = int(in.TargetS * 1e9 / batch(n, full))
+		if n < 1 {
+			n = 1
+		}
 	}
 	out.N = n
 	for b := 0; b < in.Batches; b++ {

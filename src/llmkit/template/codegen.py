@@ -379,6 +379,12 @@ class _Generator:
             values.append(f"{wrap}({final})")
         if name in ("and", "or"):
             return _short_circuit(name, values, self.fresh)
+        if name == "len" and final is None and _is_slice_from(args[0]):
+            # len (slice X $i), the "last message" idiom: no copy of X each iteration
+            inner = args[0]
+            assert isinstance(inner, PipeNode)
+            slice_args = inner.cmds[0].args[1:]
+            return f"len_slice_from({', '.join(self.operand(a, 'value') for a in slice_args)})"
         self.functions_used.add(name)
         if name == "call":
             return f"rt.call_value({', '.join(values)})"
@@ -387,6 +393,17 @@ class _Generator:
     def function_local(self, name: str) -> str:
         """The local a function is bound to in each template function's prologue."""
         return f"_f{sorted(self.prebound).index(name)}" if name in self.prebound else "_unbound"
+
+
+def _is_slice_from(node: Node) -> bool:
+    return (
+        isinstance(node, PipeNode)
+        and not node.decl
+        and len(node.cmds) == 1
+        and isinstance(node.cmds[0].args[0], IdentifierNode)
+        and node.cmds[0].args[0].ident == "slice"
+        and len(node.cmds[0].args) == 3
+    )
 
 
 def _short_circuit(name: str, values: list[str], fresh: Callable[[str], str]) -> str:

@@ -78,6 +78,7 @@ _NAMESPACE: dict[str, Any] = {
     "any_arg": Runtime.any_arg,
     "string_arg": Runtime.string_arg,
     "fail": _fail,
+    "len_slice_from": runtime.len_slice_from,
 }
 
 

@@ -10,6 +10,7 @@ JSON becomes a Python ``float`` here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -62,7 +63,10 @@ class GoJSONMap(dict[str, Any]):
     def go_string(self) -> str:
         if self.is_nil:
             return "{}"
-        return _json_or_empty(self)
+        cached: str | None = self.__dict__.get("_json")
+        if cached is None:
+            cached = self.__dict__["_json"] = _json_or_empty(self)
+        return cached
 
     def go_json(self) -> str | None:
         return "null" if self.is_nil else None
@@ -300,23 +304,42 @@ class TemplateMessage(GoStruct):
     }  # fmt: skip
 
 
+_TOOL_CALLS: dict[str, TemplateToolCall] = {}
+
+
 def _tool_call(call: Mapping[str, Any]) -> TemplateToolCall:
+    """A converted tool call; a conversation re-sends the same calls every turn, so they are
+    kept (the values are never modified by a template)."""
+    try:
+        key = json.dumps(call, sort_keys=True)
+    except (TypeError, ValueError):
+        return _convert_tool_call(call)
+    cached = _TOOL_CALLS.get(key)
+    if cached is None:
+        if len(_TOOL_CALLS) >= 512:
+            _TOOL_CALLS.clear()
+        cached = _TOOL_CALLS[key] = _convert_tool_call(call)
+    return cached
+
+
+def _convert_tool_call(call: Mapping[str, Any]) -> TemplateToolCall:
     function = call.get("function") or {}
     arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        arguments = None
-    args = (
-        GoJSONMap(json_value(arguments), is_nil=arguments is None)
-        if isinstance(arguments, Mapping) or arguments is None
-        else GoJSONMap(is_nil=True)
-    )
-    return TemplateToolCall(
-        ID=call.get("id") or "",
-        Function=TemplateToolCallFunction(
-            Index=int(function.get("index") or 0),
-            Name=function.get("name") or "",
-            Arguments=args,
-        ),
+    if isinstance(arguments, Mapping):
+        args = GoJSONMap(json_value(arguments))  # {} is an empty map, not nil
+    else:
+        args = GoJSONMap(is_nil=True)
+    return TemplateToolCall.trusted(
+        {
+            "ID": call.get("id") or "",
+            "Function": TemplateToolCallFunction.trusted(
+                {
+                    "Index": int(function.get("index") or 0),
+                    "Name": function.get("name") or "",
+                    "Arguments": args,
+                }
+            ),
+        }
     )
 
 

@@ -284,6 +284,20 @@ def slice_(item: Any, *indexes: Any) -> Any:
     return list(part)
 
 
+def len_slice_from(item: Any, start: Any) -> int:
+    """``len (slice item start)`` without building the slice."""
+    if type(item) is list and type(start) is int and 0 <= start <= len(item):
+        return len(item) - start
+    try:
+        part = slice_(item, start)
+    except ExecError as exc:
+        raise ExecError(f"error calling slice: {exc}") from None
+    try:
+        return length(part)
+    except ExecError as exc:
+        raise ExecError(f"error calling len: {exc}") from None
+
+
 # -- the runtime object -------------------------------------------------------------
 
 
