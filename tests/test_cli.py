@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -94,3 +95,36 @@ def test_the_readme_command_streams_from_the_real_default_model(smollm2_path):
 def test_pull_an_already_stored_model_is_quick(smollm2_path):
     result = CliRunner().invoke(app, ["pull", "smollm2"])
     assert result.exit_code == 0 and str(smollm2_path) in result.output
+
+
+CHATML = (
+    Path(__file__).resolve().parents[2] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
+)
+
+
+def test_template_render_prints_the_prompt(run):
+    result = run(
+        "template", "render", str(CHATML), "--messages", '[{"role": "user", "content": "Hi"}]'
+    )
+    assert result.output == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_template_render_reads_json_files_and_reports_template_errors(tmp_path):
+    messages = tmp_path / "chat.json"
+    messages.write_text('[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]')
+    result = CliRunner().invoke(
+        app, ["template", "render", str(CHATML), "--messages", f"@{messages}"]
+    )
+    assert result.exit_code == 0 and result.output.startswith("<|im_start|>system\nS<|im_end|>")
+    bad = tmp_path / "bad.gotmpl"
+    bad.write_text("ok\n{{ if }}")
+    result = CliRunner().invoke(app, ["template", "render", str(bad)])
+    assert result.exit_code == 2 and "bad.gotmpl:2:7: missing value for if" in result.output
+
+
+def test_template_show(run):
+    assert "def _t0(rt, dot)" in run("template", "show", str(CHATML)).output
+    assert json.loads(run("template", "show", str(CHATML), "--tags").output) == {
+        "tool_call": "{",
+        "thinking": ["", ""],
+    }

@@ -1,0 +1,78 @@
+"""The tags Ollama infers from a template: the tool-call tag and the thinking tags."""
+
+from pathlib import Path
+
+import pytest
+
+from llmkit.template import Template
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "ollama-templates"
+TOOLS = CORPUS / "tools" / "testdata"
+
+# The reference lists these results for every tool template of the corpus.
+EXPECTED_TAGS = {
+    "qwen2.5": "<tool_call>",
+    "qwen3": "<tool_call>",
+    "llama3-groq-tool-use": "<tool_call>",
+    "nemotron": "<toolcall>",
+    "mistral": "[TOOL_CALLS] [",
+    "firefunction": "functools[",
+    "command-r-plus": "Action: ```json\n[",
+    "xlam": "### Response:",
+    "llama3.2": "{",
+}
+
+
+@pytest.mark.parametrize(("name", "tag"), sorted(EXPECTED_TAGS.items()))
+def test_tool_call_tag_of_each_tool_template(name, tag):
+    assert Template.from_file(TOOLS / f"{name}.gotmpl").tool_call_tag == tag
+
+
+def test_command_r_builtin_template():
+    assert Template.from_file(CORPUS / "template" / "command-r.gotmpl").tool_call_tag == (
+        "Action: ```json\n["
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (CORPUS / "template").glob("*.gotmpl") if p.stem != "command-r"),
+    ids=lambda p: p.stem,
+)
+def test_templates_without_tool_calls_use_a_brace(path):
+    assert Template.from_file(path).tool_call_tag == "{"
+
+
+@pytest.mark.parametrize(
+    ("source", "tag"),
+    [
+        ("{{ if .ToolCalls }}<tc>{{ end }}", "<tc>"),
+        ('{{ if .X }}{{ else if .ToolCalls }}\r\n [CALL] {"a"{{ end }}', "[CALL]"),
+        ("{{ if and .ToolCalls .Y }}  {{ .Z }}<late>{{ end }}", "{"),
+        (
+            "{{ range .Messages }}{{ if .ToolCalls }}{{ if .A }}<a>{{ end }}{{ end }}{{ end }}",
+            "<a>",
+        ),
+        ("{{ if $.ToolCalls }}<no>{{ end }}", "{"),
+        ("{{ range .ToolCalls }}<no>{{ end }}", "{"),
+    ],
+)
+def test_tool_call_tag_rules(source, tag):
+    assert Template.from_go(source).tool_call_tag == tag
+
+
+@pytest.mark.parametrize(
+    ("source", "tags"),
+    [
+        (
+            "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+            "{{ .Content }}{{ end }}",
+            ("<think>", "</think>"),
+        ),
+        ("{{ range .Messages }}{{ .Content }}{{ end }}", ("", "")),
+        ("{{ range .Tools }}<t>{{ .Thinking }}</t>{{ end }}", ("", "")),
+        ("{{ .Thinking }}", ("", "")),
+    ],
+)
+def test_thinking_tags(source, tags):
+    assert Template.from_go(source).thinking_tags == tags
