@@ -183,3 +183,13 @@ def test_current_date_is_fixed_by_today():
         "{{ currentDate }} {{ yesterdayDate }}{{ range .Messages }}{{ end }}"
     )
     assert template.render([], today=dt.date(2026, 3, 1)) == "2026-03-01 2026-02-28"
+
+
+def test_json_of_large_integral_floats_uses_go_shortest_digits():
+    template = Template.from_go(
+        "{{ range .Messages }}{{ range .ToolCalls }}{{ json .Function.Arguments }}"
+        "{{ end }}{{ end }}"
+    )
+    call = {"function": {"name": "f", "arguments": {"a": 12345678901234567890, "b": 1e20}}}
+    rendered = template.render([{"role": "assistant", "content": "", "tool_calls": [call]}])
+    assert rendered == '{"a":12345678901234567000,"b":100000000000000000000}'

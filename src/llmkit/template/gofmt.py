@@ -1119,7 +1119,9 @@ def _plain_json(value: Any) -> Any:
         return value
     if kind is float:
         magnitude = abs(value)
-        if value.is_integer() and magnitude < 1e21 and (value != 0 or math.copysign(1, value) > 0):
+        # Below 1e16 an integral float's exact digits are its shortest ones; above, Go pads
+        # the shortest digits with zeros (12345678901234567000), so the slow path decides.
+        if value.is_integer() and magnitude < 1e16 and (value != 0 or math.copysign(1, value) > 0):
             return int(value)
         if 1e-4 <= magnitude < 1e16:
             return value  # Python's repr is Go's shortest fixed notation here

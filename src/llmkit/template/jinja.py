@@ -2,7 +2,8 @@
 
 :func:`to_jinja` walks the parse tree (:mod:`.nodes`) and writes Jinja source that,
 rendered with Hugging Face's variables, gives the same bytes as
-:meth:`llmkit.template.Template.render` for the same conversation::
+:meth:`llmkit.template.Template.render` (current Ollama, ``compat="current"``) for the same
+conversation::
 
     env = jinja2.sandbox.ImmutableSandboxedEnvironment()
     env.from_string(to_jinja(t)).render(messages=messages, tools=tools, think=think)
@@ -20,51 +21,56 @@ What the exported template reads
     contains the BOS token (llama.cpp adds it when tokenizing).
 
 What the exported template does, inside Jinja
-    Ollama's preprocessing (roles lower-cased; consecutive messages of the same role other
-    than ``tool`` merged with ``"\\n\\n"``, the later ones' other fields dropped; ``.System``
-    = all system contents joined with ``"\\n\\n"``; tools converted to Ollama's schema
-    subset) and Go's printing: strings verbatim, ``true``/``false``, Go's ``%v`` for
-    numbers (``1e+06``), ``map[k:v]`` / ``[a b]`` for nested values, Go's ``encoding/json``
-    (compact, map keys sorted, ``<>&`` as ``\\u003c``..., numbers as Go writes float64) for
-    ``json``, tools, tool-call arguments and properties, and Go struct syntax for
-    ``{{ .Function }}`` of a tool (Ollama issue #14601).  These are written as Jinja macros
-    (``go_json``, ``go_float``, ...) using only stock Jinja filters and tests; no filter has
-    to be registered.  Templates that call Ollama's ``currentDate``/``yesterdayDate`` use
-    Hugging Face's ``strftime_now``; a few guarded operations (``index``/``slice`` out of
-    range, JSON of image data) call Hugging Face's ``raise_exception`` where Go fails.  All
-    text is written as string literals in ``{{- ... }}``, so the result is the same with or
-    without ``trim_blocks``/``lstrip_blocks``; ``break``/``continue`` become flags, so the
-    ``loopcontrols`` extension is not needed.
+    Ollama's request checks (a think level it does not know, tool-call arguments that are
+    not an object: ``raise_exception``) and preprocessing (roles lower-cased; consecutive
+    messages of the same role other than ``tool`` merged with ``"\\n\\n"``, the later ones'
+    other fields dropped; ``.System`` = all system contents joined with ``"\\n\\n"``; tools
+    converted to Ollama's schema subset), then Go's printing: strings verbatim,
+    ``true``/``false``, Go's ``%v`` for numbers (``1e+06``), ``map[k:v]`` / ``[a b]`` for
+    nested values, Go's ``encoding/json`` (compact, map keys sorted, ``<>&`` as ``\\u003c``
+    ..., numbers as Go writes a float64) for ``json``, tools, tool-call arguments and
+    properties, and Go struct syntax for ``{{ .Function }}`` of a tool (Ollama issue #14601).
+    These are Jinja macros (``go_json``, ``go_float``, ...) built from stock Jinja filters and
+    tests only: no filter has to be registered, and Hugging Face's ``tojson`` is not used.
+    ``currentDate``/``yesterdayDate`` use Hugging Face's ``strftime_now``; ``index``/``slice``
+    out of range and JSON of image data call its ``raise_exception``, where Go fails.  All
+    text is written as string literals in ``{{- ... }}`` (template text can never become
+    Jinja code), so the result is the same with or without ``trim_blocks``/``lstrip_blocks``;
+    ``break``/``continue`` become flags, so the ``loopcontrols`` extension is not needed.
+    Constant conditions (``.Suffix``, ``.Response`` on the chat path) are folded away.
 
 Templates without ``.Messages`` (Ollama's legacy path) are exported as a loop over the
 collated messages with Ollama's three registers (system, prompt, response), calling the
 template as a macro per turn and a copy cut after ``.Response`` for the last turn.
 
 Limits (the export is exact only within them)
-    * Only the chat path: the fill-in-the-middle path (``prompt`` + ``suffix``) and
-      ``image_tags`` have no Hugging Face counterpart and are not exported.
+    * Only the chat path: the fill-in-the-middle path (``prompt`` + ``suffix``), a
+      Modelfile ``system`` and ``image_tags`` have no Hugging Face counterpart.
     * Message ``content`` must be a string or ``None``; tool definitions and arguments must
       be JSON values (``dict``/``list``/``str``/``int``/``float``/``bool``/``None``) with
       string keys.  Numbers are printed as Go prints the ``float64`` Ollama decodes them to
-      (``1000000`` -> ``1e+06`` in text, ``1000000`` in JSON; integers beyond 2**53 lose
-      precision as in Go).  Not reproduced: NaN and infinities inside JSON (Go's ``json``
-      fails and Ollama prints an empty string; the export raises), lone surrogates and
-      byte-level string handling (``len`` of a string counts UTF-8 bytes via
-      ``str.encode``; ``index``/``slice`` of strings are refused).
-    * Constructs Go can only print with heap addresses (``{{ .Messages }}``, a message, an
-      ``api.ToolProperty``), Go's ``js``/``urlquery``/``call``, ``printf`` verbs other than
-      plain ``%s %v %d %t %%``, comparisons involving JSON values of unknown type, recursion
-      through ``template``, and operations that always fail in Go are refused with
-      :class:`JinjaExportError`, which names the construct and its template line.
+      (``1000000`` -> ``1e+06`` in text, ``1000000`` in JSON; integers beyond 2**53 keep
+      Go's shortest digits: ``12345678901234567890`` -> ``12345678901234567000``).  Not
+      reproduced: NaN and infinities inside JSON (Go's ``json`` fails and Ollama prints an
+      empty string; the export raises), lone surrogates and byte-level string handling
+      (``len`` of a string counts UTF-8 bytes via ``str.encode``; ``index``/``slice`` of
+      strings are refused).
+    * Refused with :class:`JinjaExportError`, which names the construct and its template
+      line: what Go can only print with heap addresses or raw bytes (``{{ .Messages }}``, a
+      whole message, images, an ``api.ToolProperty``), Go's ``js`` and ``call``, ``printf``
+      verbs other than plain ``%s %v %d %t %%``, comparisons, ``len``, ``range`` and field
+      access on JSON values of unknown type, ``slice`` of anything but ``.Messages``,
+      variables that change type, recursion through ``template``, Ollama's functions in the
+      last legacy turn (Ollama runs it without them), and operations that always fail in Go.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, NoReturn
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
 
 from llmkit.template import gofmt, runtime
 from llmkit.template.codegen import FUNCTION_ARITY
@@ -159,9 +165,8 @@ def _is_list(expr: str) -> str:
     return f"({expr} is iterable and {expr} is not string and {expr} is not mapping)"
 
 
+#: encoding/json's escapes after the backslash and the quote (those two come first).
 _JSON_ESCAPES: Final = [
-    ("\\", "\\\\"),
-    ('"', '\\"'),
     ("\n", "\\n"),
     ("\r", "\\r"),
     ("\t", "\\t"),
@@ -174,396 +179,357 @@ _JSON_ESCAPES: Final = [
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 ]
-_JSON_ESCAPE_LIST: Final = (
-    "[" + ", ".join(f"({_lit(a)}, {_lit(b)})" for a, b in _JSON_ESCAPES) + "]"
-)
 
-_TS_TYPES: Final = (
-    "{'string': 'string', 'number': 'number', 'integer': 'number', 'boolean': 'boolean', "
-    "'array': 'any[]', 'object': 'Record<string, any>', 'null': 'null'}"
-)
 
-#: Helper macros: name -> (macros it calls, Jinja source lines).
-_HELPERS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "go_json_str": (
-        (),
-        (
-            "{#- a string as Go's encoding/json writes it #}",
-            "{%- macro go_json_str(s) %}",
-            "  {%- set state = namespace(s=s|string) %}",
-            f"  {{%- for old, new in {_JSON_ESCAPE_LIST} %}}",
-            "    {%- set state.s = state.s|replace(old, new) %}",
-            "  {%- endfor %}",
-            "  {{- '\"' ~ state.s ~ '\"' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_float": (
-        (),
-        (
-            "{#- a number as Go prints its float64: %v (js=false) or encoding/json (js=true) #}",
-            "{%- macro go_float(x, js) %}",
-            "  {%- set s = (x|float)|string %}",
-            "  {%- if s in ('inf', '-inf', 'nan') %}",
-            "    {%- if js %}{{- raise_exception('json: unsupported value: ' ~ s) }}{%- endif %}",
-            "    {{- {'inf': '+Inf', '-inf': '-Inf', 'nan': 'NaN'}[s] }}",
-            "  {%- else %}",
-            "    {%- set sign = '-' if s.startswith('-') else '' %}",
-            "    {%- set s = s.lstrip('-') %}",
-            "    {%- set mantissa = s.split('e')[0] %}",
-            "    {%- set exp = s.split('e')[1]|int if 'e' in s else 0 %}",
-            "    {%- set whole = mantissa.split('.')[0] %}",
-            "    {%- set all = whole ~ (mantissa.split('.')[1] if '.' in mantissa else '') %}",
-            "    {%- set digits = all.lstrip('0').rstrip('0') %}",
-            "    {%- set dp = whole|length + exp - (all|length - all.lstrip('0')|length) %}",
-            "    {%- set nd = digits|length %}",
-            "    {%- if nd == 0 %}",
-            "      {%- set out = '0' %}",
-            "    {%- elif (js and (dp - 1 < -6 or dp - 1 >= 21))"
-            " or (not js and (dp - 1 < -4 or dp - 1 >= 6)) %}",
-            "      {%- set e = (dp - 1)|abs %}",
-            "      {%- set out = digits[0] ~ ('.' ~ digits[1:] if nd > 1 else '') ~ 'e'"
-            " ~ ('-' if dp - 1 < 0 else '+') ~ ('0' if e < 10 and not js else '') ~ e %}",
-            "    {%- elif dp <= 0 %}",
-            "      {%- set out = '0.' ~ '0' * (0 - dp) ~ digits %}",
-            "    {%- elif dp >= nd %}",
-            "      {%- set out = digits ~ '0' * (dp - nd) %}",
-            "    {%- else %}",
-            "      {%- set out = digits[:dp] ~ '.' ~ digits[dp:] %}",
-            "    {%- endif %}",
-            "    {{- sign ~ out }}",
-            "  {%- endif %}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_json": (
-        ("go_json_str", "go_float"),
-        (
-            "{#- a JSON value as Go's json.Marshal writes it (map keys sorted) #}",
-            "{%- macro go_json(v) %}",
-            "  {%- if v is none %}",
-            "    {{- 'null' }}",
-            "  {%- elif v is boolean %}",
-            "    {{- 'true' if v else 'false' }}",
-            "  {%- elif v is string %}",
-            "    {{- go_json_str(v) }}",
-            "  {%- elif v is number %}",
-            "    {{- go_float(v, true) }}",
-            "  {%- elif v is mapping %}",
-            "    {{- '{' }}",
-            "    {%- for key, value in v|dictsort(true) %}",
-            "      {{- (',' if not loop.first else '') ~ go_json_str(key) ~ ':' ~ go_json(value) }}",
-            "    {%- endfor %}",
-            "    {{- '}' }}",
-            "  {%- else %}",
-            "    {{- '[' }}",
-            "    {%- for value in v %}",
-            "      {{- (',' if not loop.first else '') ~ go_json(value) }}",
-            "    {%- endfor %}",
-            "    {{- ']' }}",
-            "  {%- endif %}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_text": (
-        ("go_float",),
-        (
-            "{#- a JSON value inside a Go value printed with %v: map[k:v], [a b], <nil> #}",
-            "{%- macro go_text(v) %}",
-            "  {%- if v is none %}",
-            "    {{- '<nil>' }}",
-            "  {%- elif v is boolean %}",
-            "    {{- 'true' if v else 'false' }}",
-            "  {%- elif v is string %}",
-            "    {{- v }}",
-            "  {%- elif v is number %}",
-            "    {{- go_float(v, false) }}",
-            "  {%- elif v is mapping %}",
-            "    {{- 'map[' }}",
-            "    {%- for key, value in v|dictsort(true) %}",
-            "      {{- (' ' if not loop.first else '') ~ key ~ ':' ~ go_text(value) }}",
-            "    {%- endfor %}",
-            "    {{- ']' }}",
-            "  {%- else %}",
-            "    {{- '[' }}",
-            "    {%- for value in v %}",
-            "      {{- (' ' if not loop.first else '') ~ go_text(value) }}",
-            "    {%- endfor %}",
-            "    {{- ']' }}",
-            "  {%- endif %}",
-            "{%- endmacro %}",
-        ),
-    ),
+def _escape_list() -> str:
+    pairs = [f"({_lit(a)}, {_lit(b)})" for a, b in _JSON_ESCAPES]
+    rows = [", ".join(pairs[i : i + 5]) for i in range(0, len(pairs), 5)]
+    return "[\n      " + ",\n      ".join(rows) + "\n    ]"
+
+
+# Helper macros, written into an export when it needs them.  Each takes and returns only
+# strings and plain data; all text they print is inside {{- ... }}, so they add no whitespace.
+
+_GO_JSON_STR = r"""{#- a string as Go's encoding/json writes it (easy: \b \f as easyjson does) #}
+{%- macro go_json_str(s, easy=false) %}
+  {%- set state = namespace(s=(s|string)|replace('\\', '\\\\')|replace('"', '\\"')) %}
+  {%- if easy %}
+    {%- set state.s = state.s|replace('\x08', '\\u0008')|replace('\x0c', '\\u000c') %}
+  {%- endif %}
+  {%- for old, new in @ESCAPES@ %}
+    {%- set state.s = state.s|replace(old, new) %}
+  {%- endfor %}
+  {{- '"' ~ state.s ~ '"' }}
+{%- endmacro %}"""
+
+_GO_FLOAT = r"""{#- a number as Go prints its float64: %v (js=false) or encoding/json (js=true) #}
+{%- macro go_float(x, js) %}
+  {%- set s = (x|float)|string %}
+  {%- if s in ('inf', '-inf', 'nan') %}
+    {%- if js %}{{- raise_exception('json: unsupported value: ' ~ s) }}{%- endif %}
+    {{- {'inf': '+Inf', '-inf': '-Inf', 'nan': 'NaN'}[s] }}
+  {%- else %}
+    {#- Python's repr has Go's shortest digits: find them and the decimal point #}
+    {%- set sign = '-' if s.startswith('-') else '' %}
+    {%- set s = s.lstrip('-') %}
+    {%- set mantissa = s.split('e')[0] %}
+    {%- set exp = s.split('e')[1]|int if 'e' in s else 0 %}
+    {%- set whole = mantissa.split('.')[0] %}
+    {%- set all = whole ~ (mantissa.split('.')[1] if '.' in mantissa else '') %}
+    {%- set digits = all.lstrip('0').rstrip('0') %}
+    {%- set dp = whole|length + exp - (all|length - all.lstrip('0')|length) %}
+    {%- set nd = digits|length %}
+    {%- if nd == 0 %}
+      {%- set out = '0' %}
+    {%- elif (js and (dp - 1 < -6 or dp - 1 >= 21))
+          or (not js and (dp - 1 < -4 or dp - 1 >= 6)) %}
+      {%- set e = (dp - 1)|abs %}
+      {%- set out = digits[0] ~ ('.' ~ digits[1:] if nd > 1 else '') ~ 'e'
+          ~ ('-' if dp - 1 < 0 else '+') ~ ('0' if e < 10 and not js else '') ~ e %}
+    {%- elif dp <= 0 %}
+      {%- set out = '0.' ~ '0' * (0 - dp) ~ digits %}
+    {%- elif dp >= nd %}
+      {%- set out = digits ~ '0' * (dp - nd) %}
+    {%- else %}
+      {%- set out = digits[:dp] ~ '.' ~ digits[dp:] %}
+    {%- endif %}
+    {{- sign ~ out }}
+  {%- endif %}
+{%- endmacro %}"""
+
+_GO_JSON = r"""{#- a JSON value as Go's json.Marshal writes it (map keys sorted) #}
+{%- macro go_json(v) %}
+  {%- if v is none %}
+    {{- 'null' }}
+  {%- elif v is boolean %}
+    {{- 'true' if v else 'false' }}
+  {%- elif v is string %}
+    {{- go_json_str(v) }}
+  {%- elif v is number %}
+    {{- go_float(v, true) }}
+  {%- elif v is mapping %}
+    {{- '{' }}
+    {%- for key, value in v|dictsort(true) %}
+      {{- (',' if not loop.first else '') ~ go_json_str(key) ~ ':' ~ go_json(value) }}
+    {%- endfor %}
+    {{- '}' }}
+  {%- else %}
+    {{- '[' }}
+    {%- for value in v %}
+      {{- (',' if not loop.first else '') ~ go_json(value) }}
+    {%- endfor %}
+    {{- ']' }}
+  {%- endif %}
+{%- endmacro %}"""
+
+_GO_TEXT = r"""{#- a JSON value inside a Go value printed with %v: map[k:v], [a b], <nil> #}
+{%- macro go_text(v) %}
+  {%- if v is none %}
+    {{- '<nil>' }}
+  {%- elif v is boolean %}
+    {{- 'true' if v else 'false' }}
+  {%- elif v is string %}
+    {{- v }}
+  {%- elif v is number %}
+    {{- go_float(v, false) }}
+  {%- elif v is mapping %}
+    {{- 'map[' }}
+    {%- for key, value in v|dictsort(true) %}
+      {{- (' ' if not loop.first else '') ~ key ~ ':' ~ go_text(value) }}
+    {%- endfor %}
+    {{- ']' }}
+  {%- else %}
+    {{- '[' }}
+    {%- for value in v %}
+      {{- (' ' if not loop.first else '') ~ go_text(value) }}
+    {%- endfor %}
+    {{- ']' }}
+  {%- endif %}
+{%- endmacro %}"""
+
+_GO_PROP_JSON = r"""{#- a tool parameter's property (Ollama's api.ToolProperty) as JSON #}
+{%- macro go_prop_json(s) %}
+  {%- set state = namespace(parts=[]) %}
+  {%- set any_of = s.get('anyOf') %}
+  {%- if @LIST(any_of)@ and any_of|select('mapping')|list %}
+    {%- set state.parts = state.parts
+        + ['"anyOf":' ~ go_proplist_json(any_of|select('mapping')|list)] %}
+  {%- endif %}
+  {%- set type = s.get('type') %}
+  {%- if type is string %}
+    {%- set state.parts = state.parts + ['"type":' ~ go_json_str(type)] %}
+  {%- elif 'type' in s and type is none %}
+    {%- set state.parts = state.parts + ['"type":""'] %}
+  {%- elif @LIST(type)@ and type %}
+    {%- set types = type|map('string')|list %}
+    {%- set state.parts = state.parts
+        + ['"type":' ~ (go_json_str(types[0]) if types|length == 1 else go_json(types))] %}
+  {%- endif %}
+  {%- if s.get('items') is not none %}
+    {%- set state.parts = state.parts + ['"items":' ~ go_json(s.get('items'))] %}
+  {%- endif %}
+  {%- if s.get('description') is string and s.get('description') %}
+    {%- set state.parts = state.parts + ['"description":' ~ go_json_str(s.get('description'))] %}
+  {%- endif %}
+  {%- set enum = s.get('enum') %}
+  {%- if @LIST(enum)@ and enum %}
+    {%- set state.parts = state.parts + ['"enum":' ~ go_json(enum)] %}
+  {%- endif %}
+  {%- if s.get('properties') is mapping %}
+    {%- set state.parts = state.parts + ['"properties":' ~ go_propmap_json(s.get('properties'))] %}
+  {%- endif %}
+  {%- set required = s.get('required') %}
+  {%- if @LIST(required)@ and required %}
+    {%- set state.parts = state.parts + ['"required":' ~ go_json(required|map('string')|list)] %}
+  {%- endif %}
+  {{- '{' ~ state.parts|join(',') ~ '}' }}
+{%- endmacro %}"""
+
+_GO_PROPLIST_JSON = r"""{%- macro go_proplist_json(properties) %}
+  {{- '[' }}
+  {%- for value in properties %}
+    {{- (',' if not loop.first else '') ~ go_prop_json(value) }}
+  {%- endfor %}
+  {{- ']' }}
+{%- endmacro %}"""
+
+_GO_PROPMAP_JSON = r"""{#- nested properties (*api.ToolPropertiesMap) as JSON, in request order #}
+{%- macro go_propmap_json(properties) %}
+  {{- '{' }}
+  {%- for key, value in properties.items() if value is mapping %}
+    {{- (',' if not loop.first else '') ~ go_json_str(key, true) ~ ':' ~ go_prop_json(value) }}
+  {%- endfor %}
+  {{- '}' }}
+{%- endmacro %}"""
+
+_GO_PROPS_JSON = r"""{#- a tool's parameter properties as JSON, sorted by name #}
+{%- macro go_props_json(properties) %}
+  {{- '{' }}
+  {%- for key, value in properties|dictsort(true) %}
+    {{- (',' if not loop.first else '') ~ go_json_str(key) ~ ':' ~ go_prop_json(value) }}
+  {%- endfor %}
+  {{- '}' }}
+{%- endmacro %}"""
+
+_GO_PARAMS_JSON = r"""{%- macro go_params_json(p) %}
+  {{- '{"type":' ~ go_json(p['type'])
+      ~ (',"$defs":' ~ go_json(p['defs']) if p['defs'] is not none else '')
+      ~ (',"items":' ~ go_json(p['items']) if p['items'] is not none else '')
+      ~ (',"required":' ~ go_json(p['required']) if p['required'] else '')
+      ~ ',"properties":'
+      ~ (go_props_json(p['properties']) if p['properties'] is not none else 'null') ~ '}' }}
+{%- endmacro %}"""
+
+_GO_TOOLFN_JSON = r"""{%- macro go_toolfn_json(f) %}
+  {{- '{"name":' ~ go_json(f['name']) ~ ',"description":' ~ go_json(f['description'])
+      ~ ',"parameters":' ~ go_params_json(f['parameters']) ~ '}' }}
+{%- endmacro %}"""
+
+_GO_TOOL_JSON = r"""{#- a tool as Ollama's template sees it, as JSON #}
+{%- macro go_tool_json(t) %}
+  {{- '{"type":' ~ go_json(t['type'])
+      ~ (',"items":' ~ go_json(t['items']) if t['items'] is not none else '')
+      ~ ',"function":' ~ go_toolfn_json(t['function']) ~ '}' }}
+{%- endmacro %}"""
+
+_GO_TOOLS_JSON = r"""{%- macro go_tools_json(tools) %}
+  {{- '[' }}
+  {%- for tool in tools %}
+    {{- (',' if not loop.first else '') ~ go_tool_json(tool) }}
+  {%- endfor %}
+  {{- ']' }}
+{%- endmacro %}"""
+
+_GO_PARAMS_TEXT = r"""{#- tool parameters in Go struct syntax #}
+{%- macro go_params_text(p) %}
+  {{- '{' ~ p['type'] ~ ' ' ~ go_text(p['defs']) ~ ' ' ~ go_text(p['items'])
+      ~ ' [' ~ (p['required'] or [])|join(' ') ~ '] '
+      ~ (go_props_json(p['properties']) if p['properties'] is not none else '{}') ~ '}' }}
+{%- endmacro %}"""
+
+_GO_TOOLFN_TEXT = r"""{#- a tool's function in Go struct syntax, as Ollama prints {{ .Function }} #}
+{%- macro go_toolfn_text(f) %}
+  {{- '{' ~ f['name'] ~ ' ' ~ f['description'] ~ ' ' ~ go_params_text(f['parameters']) ~ '}' }}
+{%- endmacro %}"""
+
+_GO_TS_TYPE = r"""{#- Ollama's toTypeScriptType of a property #}
+{%- macro go_ts_type(s) %}
+  {%- set state = namespace(parts=[]) %}
+  {%- set any_of = s.get('anyOf') %}
+  {%- if @LIST(any_of)@ %}
+    {%- for alt in any_of|select('mapping') %}
+      {%- set state.parts = state.parts + [go_ts_type(alt)] %}
+    {%- endfor %}
+  {%- endif %}
+  {%- if not state.parts %}
+    {%- set type = s.get('type') %}
+    {%- set types = [type] if type is string else ([''] if 'type' in s and type is none
+        else (type|map('string')|list if @LIST(type)@ else [])) %}
+    {%- for t in types %}
+      {%- set state.parts = state.parts + [{'string': 'string', 'number': 'number',
+          'integer': 'number', 'boolean': 'boolean', 'array': 'any[]',
+          'object': 'Record<string, any>', 'null': 'null'}.get(t, 'any')] %}
+    {%- endfor %}
+  {%- endif %}
+  {{- state.parts|join(' | ') if state.parts else 'any' }}
+{%- endmacro %}"""
+
+_GO_PROP_TYPE = r"""{#- a property's type (api.PropertyType): one prints as is, several as [a b] #}
+{%- macro go_prop_type(s, js=false) %}
+  {%- set type = s.get('type') %}
+  {%- set types = [type] if type is string else ([''] if 'type' in s and type is none
+      else (type|map('string')|list if @LIST(type)@ else [])) %}
+  {%- if js %}
+    {{- go_json(types[0] if types|length == 1 else types) }}
+  {%- elif types|length == 1 %}
+    {{- types[0] }}
+  {%- elif types %}
+    {{- '[' ~ types|join(' ') ~ ']' }}
+  {%- endif %}
+{%- endmacro %}"""
+
+_GO_CALL_TEXT = r"""{#- a tool call in Go struct syntax: {id {index name arguments}} #}
+{%- macro go_call_text(c) %}
+  {{- '{' ~ c['id'] ~ ' {' ~ c['index'] ~ ' ' ~ c['name'] ~ ' '
+      ~ go_json(c['arguments'] or {}) ~ '}}' }}
+{%- endmacro %}"""
+
+_GO_CALLS_TEXT = r"""{%- macro go_calls_text(calls) %}
+  {{- '[' }}
+  {%- for c in calls %}
+    {{- (' ' if not loop.first else '') ~ go_call_text(c) }}
+  {%- endfor %}
+  {{- ']' }}
+{%- endmacro %}"""
+
+_GO_CALL_JSON = r"""{%- macro go_call_json(c) %}
+  {{- '{"ID":' ~ go_json(c['id']) ~ ',"Function":{"Index":' ~ c['index']
+      ~ ',"Name":' ~ go_json(c['name']) ~ ',"Arguments":' ~ go_json(c['arguments']) ~ '}}' }}
+{%- endmacro %}"""
+
+_GO_CALLS_JSON = r"""{%- macro go_calls_json(calls) %}
+  {%- if not calls %}
+    {{- 'null' }}
+  {%- else %}
+    {{- '[' }}
+    {%- for c in calls %}
+      {{- (',' if not loop.first else '') ~ go_call_json(c) }}
+    {%- endfor %}
+    {{- ']' }}
+  {%- endif %}
+{%- endmacro %}"""
+
+_GO_MESSAGE_JSON = r"""{#- a message as Go's json.Marshal writes Ollama's templateMessage #}
+{%- macro go_message_json(m) %}
+  {%- if m['images'] %}
+    {{- raise_exception('the exported template cannot write image data as JSON') }}
+  {%- endif %}
+  {{- '{"Role":' ~ go_json(m['role']) ~ ',"Content":' ~ go_json(m['content'])
+      ~ ',"Thinking":' ~ go_json(m['thinking']) ~ ',"Images":null,"ToolCalls":'
+      ~ go_calls_json(m['tool_calls']) ~ ',"ToolName":' ~ go_json(m['tool_name'])
+      ~ ',"ToolCallID":' ~ go_json(m['tool_call_id']) ~ '}' }}
+{%- endmacro %}"""
+
+_GO_MESSAGES_JSON = r"""{%- macro go_messages_json(messages) %}
+  {{- '[' }}
+  {%- for m in messages %}
+    {{- (',' if not loop.first else '') ~ go_message_json(m) }}
+  {%- endfor %}
+  {{- ']' }}
+{%- endmacro %}"""
+
+_GO_YESTERDAY = r"""{#- Ollama's yesterdayDate #}
+{%- macro go_yesterday() %}
+  {%- set today = strftime_now('%Y-%m-%d').split('-') %}
+  {%- set year = today[0]|int %}
+  {%- set month = today[1]|int %}
+  {%- set day = today[2]|int - 1 %}
+  {%- if day == 0 %}
+    {%- set month = month - 1 %}
+    {%- if month == 0 %}
+      {%- set year = year - 1 %}
+      {%- set month = 12 %}
+    {%- endif %}
+    {%- set leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 %}
+    {%- set day = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] %}
+  {%- endif %}
+  {{- '%04d-%02d-%02d'|format(year, month, day) }}
+{%- endmacro %}"""
+
+
+def _macro(source: str) -> str:
+    source = source.replace("@ESCAPES@", _escape_list())
+    return re.sub(r"@LIST\((\w+)\)@", lambda m: _is_list(m.group(1)), source)
+
+
+#: Helper macros by name: (the macros it calls, its Jinja source).
+_HELPERS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
+    "go_json_str": ((), _macro(_GO_JSON_STR)),
+    "go_float": ((), _macro(_GO_FLOAT)),
+    "go_json": (("go_json_str", "go_float"), _macro(_GO_JSON)),
+    "go_text": (("go_float",), _macro(_GO_TEXT)),
     "go_prop_json": (
         ("go_json", "go_json_str", "go_proplist_json", "go_propmap_json"),
-        (
-            "{#- a tool parameter property (api.ToolProperty) as JSON #}",
-            "{%- macro go_prop_json(s) %}",
-            "  {%- set state = namespace(parts=[]) %}",
-            f"  {{%- if {_is_list('s.get(' + _lit('anyOf') + ')')}"
-            " and s.get('anyOf')|select('mapping')|list %}",
-            "    {%- set state.parts = state.parts"
-            " + ['\"anyOf\":' ~ go_proplist_json(s.get('anyOf')|select('mapping')|list)] %}",
-            "  {%- endif %}",
-            "  {%- set type = s.get('type') %}",
-            "  {%- if type is string %}",
-            "    {%- set state.parts = state.parts + ['\"type\":' ~ go_json_str(type)] %}",
-            f"  {{%- elif {_is_list('type')} and type %}}",
-            "    {%- set types = type|map('string')|list %}",
-            "    {%- set state.parts = state.parts + ['\"type\":'"
-            " ~ (go_json_str(types[0]) if types|length == 1 else go_json(types))] %}",
-            "  {%- endif %}",
-            "  {%- if s.get('items') is not none %}",
-            "    {%- set state.parts = state.parts + ['\"items\":' ~ go_json(s.get('items'))] %}",
-            "  {%- endif %}",
-            "  {%- if s.get('description') is string and s.get('description') %}",
-            "    {%- set state.parts = state.parts"
-            " + ['\"description\":' ~ go_json_str(s.get('description'))] %}",
-            "  {%- endif %}",
-            f"  {{%- if {_is_list('s.get(' + _lit('enum') + ')')} and s.get('enum') %}}",
-            "    {%- set state.parts = state.parts + ['\"enum\":' ~ go_json(s.get('enum'))] %}",
-            "  {%- endif %}",
-            "  {%- if s.get('properties') is mapping %}",
-            "    {%- set state.parts = state.parts"
-            " + ['\"properties\":' ~ go_propmap_json(s.get('properties'))] %}",
-            "  {%- endif %}",
-            f"  {{%- if {_is_list('s.get(' + _lit('required') + ')')} and s.get('required') %}}",
-            "    {%- set state.parts = state.parts"
-            " + ['\"required\":' ~ go_json(s.get('required')|map('string')|list)] %}",
-            "  {%- endif %}",
-            "  {{- '{' ~ state.parts|join(',') ~ '}' }}",
-            "{%- endmacro %}",
-        ),
+        _macro(_GO_PROP_JSON),
     ),
-    "go_proplist_json": (
-        ("go_prop_json",),
-        (
-            "{%- macro go_proplist_json(properties) %}",
-            "  {{- '[' }}",
-            "  {%- for value in properties %}",
-            "    {{- (',' if not loop.first else '') ~ go_prop_json(value) }}",
-            "  {%- endfor %}",
-            "  {{- ']' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_propmap_json": (
-        ("go_json_str", "go_prop_json"),
-        (
-            "{#- nested properties (*api.ToolPropertiesMap) as JSON, in their given order #}",
-            "{%- macro go_propmap_json(properties) %}",
-            "  {{- '{' }}",
-            "  {%- for key, value in properties.items() if value is mapping %}",
-            "    {{- (',' if not loop.first else '') ~ go_json_str(key) ~ ':' ~ go_prop_json(value) }}",
-            "  {%- endfor %}",
-            "  {{- '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_props_json": (
-        ("go_json_str", "go_prop_json"),
-        (
-            "{#- a tool's parameter properties as JSON, sorted by name #}",
-            "{%- macro go_props_json(properties) %}",
-            "  {{- '{' }}",
-            "  {%- for key, value in properties|dictsort(true) %}",
-            "    {{- (',' if not loop.first else '') ~ go_json_str(key) ~ ':' ~ go_prop_json(value) }}",
-            "  {%- endfor %}",
-            "  {{- '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_params_json": (
-        ("go_json", "go_props_json"),
-        (
-            "{%- macro go_params_json(p) %}",
-            "  {{- '{\"type\":' ~ go_json(p['type'])"
-            " ~ (',\"$defs\":' ~ go_json(p['defs']) if p['defs'] is not none else '')"
-            " ~ (',\"items\":' ~ go_json(p['items']) if p['items'] is not none else '')"
-            " ~ (',\"required\":' ~ go_json(p['required']) if p['required'] else '')"
-            " ~ ',\"properties\":'"
-            " ~ (go_props_json(p['properties']) if p['properties'] is not none else 'null')"
-            " ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_toolfn_json": (
-        ("go_json", "go_params_json"),
-        (
-            "{%- macro go_toolfn_json(f) %}",
-            "  {{- '{\"name\":' ~ go_json(f['name']) ~ ',\"description\":'"
-            " ~ go_json(f['description']) ~ ',\"parameters\":' ~ go_params_json(f['parameters'])"
-            " ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_tool_json": (
-        ("go_json", "go_toolfn_json"),
-        (
-            "{#- a tool as Ollama's template sees it, as JSON #}",
-            "{%- macro go_tool_json(t) %}",
-            "  {{- '{\"type\":' ~ go_json(t['type'])"
-            " ~ (',\"items\":' ~ go_json(t['items']) if t['items'] is not none else '')"
-            " ~ ',\"function\":' ~ go_toolfn_json(t['function']) ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_tools_json": (
-        ("go_tool_json",),
-        (
-            "{%- macro go_tools_json(tools) %}",
-            "  {{- '[' }}",
-            "  {%- for tool in tools %}",
-            "    {{- (',' if not loop.first else '') ~ go_tool_json(tool) }}",
-            "  {%- endfor %}",
-            "  {{- ']' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_params_text": (
-        ("go_text", "go_props_json"),
-        (
-            "{#- tool parameters in Go struct syntax: {type $defs items [required] properties} #}",
-            "{%- macro go_params_text(p) %}",
-            "  {{- '{' ~ p['type'] ~ ' ' ~ go_text(p['defs']) ~ ' ' ~ go_text(p['items'])"
-            " ~ ' [' ~ (p['required'] or [])|join(' ') ~ '] '"
-            " ~ (go_props_json(p['properties']) if p['properties'] is not none else '{}')"
-            " ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_toolfn_text": (
-        ("go_params_text",),
-        (
-            "{#- a tool's function in Go struct syntax, as current Ollama prints"
-            " {{ .Function }} #}",
-            "{%- macro go_toolfn_text(f) %}",
-            "  {{- '{' ~ f['name'] ~ ' ' ~ f['description'] ~ ' '"
-            " ~ go_params_text(f['parameters']) ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_ts_type": (
-        (),
-        (
-            "{#- Ollama's toTypeScriptType of a property #}",
-            "{%- macro go_ts_type(s) %}",
-            "  {%- set state = namespace(parts=[]) %}",
-            f"  {{%- if {_is_list('s.get(' + _lit('anyOf') + ')')} %}}",
-            "    {%- for alt in s.get('anyOf')|select('mapping') %}",
-            "      {%- set state.parts = state.parts + [go_ts_type(alt)] %}",
-            "    {%- endfor %}",
-            "  {%- endif %}",
-            "  {%- if not state.parts %}",
-            "    {%- set type = s.get('type') %}",
-            f"    {{%- set types = [type] if type is string else (type|map('string')|list"
-            f" if {_is_list('type')} else []) %}}",
-            "    {%- for t in types %}",
-            f"      {{%- set state.parts = state.parts + [{_TS_TYPES}.get(t, 'any')] %}}",
-            "    {%- endfor %}",
-            "  {%- endif %}",
-            "  {{- state.parts|join(' | ') if state.parts else 'any' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_call_text": (
-        ("go_json",),
-        (
-            "{#- a tool call in Go struct syntax: {id {index name arguments}} #}",
-            "{%- macro go_call_text(c) %}",
-            "  {{- '{' ~ c['id'] ~ ' {' ~ c['index'] ~ ' ' ~ c['name'] ~ ' '"
-            " ~ go_json(c['arguments'] or {}) ~ '}}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_calls_text": (
-        ("go_call_text",),
-        (
-            "{%- macro go_calls_text(calls) %}",
-            "  {{- '[' }}",
-            "  {%- for c in calls %}",
-            "    {{- (' ' if not loop.first else '') ~ go_call_text(c) }}",
-            "  {%- endfor %}",
-            "  {{- ']' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_call_json": (
-        ("go_json",),
-        (
-            "{%- macro go_call_json(c) %}",
-            "  {{- '{\"ID\":' ~ go_json(c['id']) ~ ',\"Function\":{\"Index\":' ~ c['index']"
-            " ~ ',\"Name\":' ~ go_json(c['name']) ~ ',\"Arguments\":' ~ go_json(c['arguments'])"
-            " ~ '}}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_calls_json": (
-        ("go_call_json",),
-        (
-            "{%- macro go_calls_json(calls) %}",
-            "  {%- if not calls %}",
-            "    {{- 'null' }}",
-            "  {%- else %}",
-            "    {{- '[' }}",
-            "    {%- for c in calls %}",
-            "      {{- (',' if not loop.first else '') ~ go_call_json(c) }}",
-            "    {%- endfor %}",
-            "    {{- ']' }}",
-            "  {%- endif %}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_message_json": (
-        ("go_json", "go_calls_json"),
-        (
-            "{#- a message as Go's json.Marshal writes Ollama's templateMessage #}",
-            "{%- macro go_message_json(m) %}",
-            "  {%- if m['images'] %}",
-            "    {{- raise_exception('the exported template cannot write image data as JSON') }}",
-            "  {%- endif %}",
-            "  {{- '{\"Role\":' ~ go_json(m['role']) ~ ',\"Content\":' ~ go_json(m['content'])"
-            " ~ ',\"Thinking\":' ~ go_json(m['thinking']) ~ ',\"Images\":null,\"ToolCalls\":'"
-            " ~ go_calls_json(m['tool_calls']) ~ ',\"ToolName\":' ~ go_json(m['tool_name'])"
-            " ~ ',\"ToolCallID\":' ~ go_json(m['tool_call_id']) ~ '}' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_messages_json": (
-        ("go_message_json",),
-        (
-            "{%- macro go_messages_json(messages) %}",
-            "  {{- '[' }}",
-            "  {%- for m in messages %}",
-            "    {{- (',' if not loop.first else '') ~ go_message_json(m) }}",
-            "  {%- endfor %}",
-            "  {{- ']' }}",
-            "{%- endmacro %}",
-        ),
-    ),
-    "go_yesterday": (
-        (),
-        (
-            "{#- Ollama's yesterdayDate #}",
-            "{%- macro go_yesterday() %}",
-            "  {%- set today = strftime_now('%Y-%m-%d').split('-') %}",
-            "  {%- set year = today[0]|int %}",
-            "  {%- set month = today[1]|int %}",
-            "  {%- set day = today[2]|int - 1 %}",
-            "  {%- if day == 0 %}",
-            "    {%- set month = month - 1 %}",
-            "    {%- if month == 0 %}",
-            "      {%- set year = year - 1 %}",
-            "      {%- set month = 12 %}",
-            "    {%- endif %}",
-            "    {%- set leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 %}",
-            "    {%- set day = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]"
-            "[month - 1] %}",
-            "  {%- endif %}",
-            "  {{- '%04d-%02d-%02d'|format(year, month, day) }}",
-            "{%- endmacro %}",
-        ),
-    ),
+    "go_proplist_json": (("go_prop_json",), _macro(_GO_PROPLIST_JSON)),
+    "go_propmap_json": (("go_json_str", "go_prop_json"), _macro(_GO_PROPMAP_JSON)),
+    "go_props_json": (("go_json_str", "go_prop_json"), _macro(_GO_PROPS_JSON)),
+    "go_params_json": (("go_json", "go_props_json"), _macro(_GO_PARAMS_JSON)),
+    "go_toolfn_json": (("go_json", "go_params_json"), _macro(_GO_TOOLFN_JSON)),
+    "go_tool_json": (("go_json", "go_toolfn_json"), _macro(_GO_TOOL_JSON)),
+    "go_tools_json": (("go_tool_json",), _macro(_GO_TOOLS_JSON)),
+    "go_params_text": (("go_text", "go_props_json"), _macro(_GO_PARAMS_TEXT)),
+    "go_toolfn_text": (("go_params_text",), _macro(_GO_TOOLFN_TEXT)),
+    "go_ts_type": ((), _macro(_GO_TS_TYPE)),
+    "go_prop_type": (("go_json",), _macro(_GO_PROP_TYPE)),
+    "go_call_text": (("go_json",), _macro(_GO_CALL_TEXT)),
+    "go_calls_text": (("go_call_text",), _macro(_GO_CALLS_TEXT)),
+    "go_call_json": (("go_json",), _macro(_GO_CALL_JSON)),
+    "go_calls_json": (("go_call_json",), _macro(_GO_CALLS_JSON)),
+    "go_message_json": (("go_json", "go_calls_json"), _macro(_GO_MESSAGE_JSON)),
+    "go_messages_json": (("go_message_json",), _macro(_GO_MESSAGES_JSON)),
+    "go_yesterday": ((), _macro(_GO_YESTERDAY)),
 }
 
 
@@ -642,6 +608,8 @@ class _Val:
     raw: bool = False
     #: For a range index variable: the Jinja expression of the list it indexes.
     origin: str | None = None
+    #: For a field read from a struct: the struct's Jinja expression.
+    of: str | None = None
     #: For an and/or result: its operands and whether it is ``and``.
     alts: tuple[_Val, ...] = ()
     is_and: bool = False
@@ -707,8 +675,8 @@ def _prop_fields() -> dict[str, _Field]:
     def types(e: str) -> str:
         value = f"{e}.get('type')"
         return (
-            f"([{value}] if {value} is string else "
-            f"({value}|map('string')|list if {_is_list(value)} else []))"
+            f"([{value}] if {value} is string else ([''] if 'type' in {e} and {value} is none "
+            f"else ({value}|map('string')|list if {_is_list(value)} else [])))"
         )
 
     return {
@@ -786,9 +754,18 @@ _LOOP_NAMES: Final = {
     K.PROP: "property", K.INT: "n",
 }  # fmt: skip
 
+#: Names the export never gives a Go variable: Jinja's words, inputs and its own names.
 _RESERVED: Final = frozenset(
-    ["and", "or", "not", "in", "is", "if", "else", "elif", "endif", "for", "endfor", "true", "false", "none", "True", "False", "None", "loop", "self", "caller", "varargs", "kwargs", "namespace", "range", "dict", "lipsum", "cycler", "joiner", "macro", "endmacro", "call", "set", "block", "extends", "include", "import", "from", "with", "without", "context", "raw", "filter", "messages", "tools", "think", "enable_thinking", "add_generation_prompt", "bos_token", "eos_token", "raise_exception", "strftime_now", "ollama", "ns", "turn", "think_value", "ollama_turn", "ollama_last_turn"]
-) | frozenset(_HELPERS)
+    (
+        "and", "or", "not", "in", "is", "if", "else", "elif", "endif", "for", "endfor", "true",
+        "false", "none", "True", "False", "None", "loop", "self", "caller", "varargs", "kwargs",
+        "namespace", "range", "dict", "lipsum", "cycler", "joiner", "macro", "endmacro", "call",
+        "set", "block", "extends", "include", "import", "from", "with", "without", "context",
+        "raw", "filter", "messages", "tools", "think", "enable_thinking", "add_generation_prompt",
+        "bos_token", "eos_token", "raise_exception", "strftime_now", "ollama", "ns", "turn",
+        "think_value", "ollama_turn", "ollama_last_turn",
+    )
+) | frozenset(_HELPERS)  # fmt: skip
 #: The legacy turn macros' parameters.
 _LEGACY_PARAMS: Final = frozenset({"system", "prompt", "response"})
 
@@ -808,9 +785,10 @@ class _DeclInfo:
 
 @dataclass
 class _Loop:
+    """The flags that stand for ``continue``/``break`` of one range loop."""
+
     skip: str
     stop: str
-    exits: set[str] = field(default_factory=set)
 
 
 # -- the exporter -------------------------------------------------------------------------
@@ -839,12 +817,13 @@ class _Exporter:
 
     # -- errors and naming ---------------------------------------------------------------
 
-    def refuse(self, reason: str, node: Node | None = None) -> NoReturn:
+    def refuse(self, reason: str, node: Node | None = None) -> JinjaExportError:
+        """The error for something the export cannot express (the caller raises it)."""
         node = node if node is not None else self.node
         pos = node.pos if node is not None else -1
         if pos < 0:
             construct = "{{ .Response }} (appended by Ollama)"
-            raise JinjaExportError(
+            return JinjaExportError(
                 f"cannot export {construct}: {reason}", construct=construct, name=self.name
             )
         start = self.source.rfind("{{", 0, pos + 1)
@@ -856,7 +835,7 @@ class _Exporter:
         if len(construct) > 100:
             construct = construct[:97] + "..."
         line, column, source_line = position(self.source, pos)
-        raise JinjaExportError(
+        return JinjaExportError(
             f"cannot export {construct} (line {line}): {reason}",
             construct=construct,
             name=self.name,
@@ -958,13 +937,13 @@ class _Exporter:
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope[name]
-        self.refuse(f"variable {name} is not defined here")
+        raise self.refuse(f"variable {name} is not defined here")
 
     def declare(self, variable: VariableNode, val: _Val, *, origin: str | None = None) -> str:
         """A new Go variable holding ``val``; returns its Jinja reference."""
         info = self.decls.get(id(variable), _DeclInfo(0))
         if val.kind is K.UNION and val.truth is not None:
-            self.refuse("a variable cannot hold an and/or result of mixed types")
+            raise self.refuse("a variable cannot hold an and/or result of mixed types")
         base = self.fresh(variable.ident[0].lstrip("$") or "v")
         if info.needs_ns:
             self.ns_used = True
@@ -983,7 +962,7 @@ class _Exporter:
     def assign(self, variable: VariableNode, val: _Val) -> None:
         var = self.lookup(variable.ident[0])
         if var.val.kind is not val.kind:
-            self.refuse(
+            raise self.refuse(
                 f"variable {variable.ident[0]} changes type ({var.val.kind.value} to "
                 f"{val.kind.value})"
             )
@@ -1006,11 +985,8 @@ class _Exporter:
         for index, node in enumerate(nodes):
             if isinstance(node, ContinueNode | BreakNode):
                 loop = self.loops[-1]
-                kind = "break" if isinstance(node, BreakNode) else "continue"
-                loop.exits.add(kind)
-                self.ns_used = True
                 self.emit(f"{{%- set {loop.skip} = true %}}")
-                if kind == "break":
+                if isinstance(node, BreakNode):
                     self.emit(f"{{%- set {loop.stop} = true %}}")
                 return
             self.statement(node)
@@ -1038,7 +1014,7 @@ class _Exporter:
         elif isinstance(node, TemplateNode):
             self.template_node(node)
         else:  # pragma: no cover - the parser makes no other statements
-            self.refuse(f"unexpected node {type(node).__name__}", node)
+            raise self.refuse(f"unexpected node {type(node).__name__}", node)
 
     def scoped(self, nodes: list[Node], dot: _Val | None = None, *, indent: bool = True) -> None:
         saved = self.dot
@@ -1065,7 +1041,7 @@ class _Exporter:
     def bind(self, pipe: PipeNode, val: _Val, node: Node) -> _Val:
         """Declare or assign the pipeline's variables; returns the value as stored."""
         if len(pipe.decl) != 1:
-            self.refuse("only one variable can be declared outside range", node)
+            raise self.refuse("only one variable can be declared outside range", node)
         variable = pipe.decl[0]
         if pipe.is_assign:
             self.assign(variable, val)
@@ -1077,20 +1053,18 @@ class _Exporter:
     def condition(self, pipe: PipeNode, node: Node) -> tuple[_Val, str | None]:
         """The value of an if/with pipeline and its Jinja truth (``None`` when constant)."""
         val = self.pipeline(pipe, node)
-        truth = None if self.const_truth(val) is not None else self.truth(val)
         if pipe.decl:
             val = self.bind(pipe, val, node)
-        return val, truth
+        return val, None if self.const_truth(val) is not None else self.truth(val)
 
     def if_node(self, node: IfNode) -> None:
         """``if``/``else if`` chains become ``if``/``elif``; constant conditions are folded."""
-        self.scopes.append({})
+        depth = len(self.scopes)
         opened = False
         current: IfNode | None = node
         while current is not None:
             self.node = current
-            if opened:
-                self.scopes.append({})
+            self.scopes.append({})  # the pipeline's variables live until {{ end }}
             cond, truth = self.condition(current.pipe, current)
             known = self.const_truth(cond)
             rest = current.else_list.nodes if current.else_list is not None else []
@@ -1122,7 +1096,7 @@ class _Exporter:
                     current = None
         if opened:
             self.emit("{%- endif %}")
-        self.scopes.pop()
+        del self.scopes[depth:]
 
     def with_node(self, node: WithNode) -> None:
         self.scopes.append({})
@@ -1166,7 +1140,7 @@ class _Exporter:
         elif val.kind is K.INT and not two:
             element, iterable = K.INT, f"range({val.expr})"
         else:
-            self.refuse(f"cannot range over a {val.kind.value} in the export", node)
+            raise self.refuse(f"cannot range over a {val.kind.value} in the export", node)
         key_decl = pipe.decl[0] if two else None
         elem_decl = pipe.decl[-1] if pipe.decl else None
         hint = elem_decl.ident[0].lstrip("$") if elem_decl is not None else ""
@@ -1204,12 +1178,12 @@ class _Exporter:
             if pipe.is_assign:
                 var = self.lookup(variable.ident[0])
                 if var.val.kind is not value.kind:
-                    self.refuse(f"variable {variable.ident[0]} changes type", node)
+                    raise self.refuse(f"variable {variable.ident[0]} changes type", node)
                 self.emit(f"{{%- set {var.ref} = {value.expr} %}}")
                 continue
             info = self.decls.get(id(variable), _DeclInfo(0))
-            if value is elem_val and not info.needs_ns:
-                self.scopes[-1][variable.ident[0]] = _Var(elem_name, _Val(elem_name, element))
+            if value.expr != "loop.index0" and not info.needs_ns:  # the loop's own variable
+                self.scopes[-1][variable.ident[0]] = _Var(value.expr, _Val(value.expr, value.kind))
                 continue
             ref = self.declare(variable, value, origin=origin)
             self.emit(f"{{%- set {ref} = {value.expr} %}}")
@@ -1233,11 +1207,11 @@ class _Exporter:
     def template_node(self, node: TemplateNode) -> None:
         tree = self.trees.get(node.name)
         if tree is None:
-            self.refuse(f'template "{node.name}" is not defined (Go fails here)', node)
+            raise self.refuse(f'template "{node.name}" is not defined (Go fails here)', node)
         if node.name in self.inlining or len(self.inlining) > 20:
-            self.refuse(f'template "{node.name}" calls itself', node)
+            raise self.refuse(f'template "{node.name}" calls itself', node)
         dot = self.pipeline(node.pipe, node) if node.pipe is not None else _const(NO_VALUE)
-        if not _is_atom(dot.expr):
+        if not _is_atom(dot.expr) and not dot.is_const and dot.kind not in (K.DATA, K.UNION):
             name = self.fresh("dot")
             self.emit(f"{{%- set {name} = {dot.expr} %}}")
             dot = _Val(name, dot.kind, dot.const, dot.truth, origin=dot.origin)
@@ -1253,7 +1227,7 @@ class _Exporter:
             val = self.command(cmd, val, node)
         assert val is not None
         if val.raw:
-            val = _Val(val.expr, val.kind, val.const, val.truth, origin=val.origin)
+            val = _Val(val.expr, val.kind, val.const, val.truth, origin=val.origin, of=val.of)
         return val
 
     def command(self, cmd: CommandNode, final: _Val | None, node: Node) -> _Val:
@@ -1261,7 +1235,7 @@ class _Exporter:
         if isinstance(first, IdentifierNode):
             return self.call(first.ident, args, final, node)
         if args or final is not None:
-            self.refuse("arguments given to a non-function (Go fails here)", node)
+            raise self.refuse("arguments given to a non-function (Go fails here)", node)
         return self.term(first, node)
 
     def term(self, arg: Node, node: Node) -> _Val:
@@ -1274,11 +1248,11 @@ class _Exporter:
             return self.fields(var.val, arg.ident[1:], node)
         if isinstance(arg, ChainNode):
             if isinstance(arg.node, NilNode):
-                self.refuse("indirection through nil (Go fails here)", node)
+                raise self.refuse("indirection through nil (Go fails here)", node)
             return self.fields(self.term(arg.node, node), arg.field, node)
         if isinstance(arg, PipeNode):
             if arg.decl:
-                self.refuse("variables declared inside parentheses", node)
+                raise self.refuse("variables declared inside parentheses", node)
             return self.pipeline(arg, node)
         if isinstance(arg, IdentifierNode):
             return self.call(arg.ident, [], None, node)
@@ -1291,9 +1265,9 @@ class _Exporter:
         if isinstance(arg, NumberNode):
             value = _number_value(arg)
             if value is None:
-                self.refuse(f"number {arg.text} is not an int or float64 constant", node)
+                raise self.refuse(f"number {arg.text} is not an int or float64 constant", node)
             return _const(value)
-        self.refuse("nil is not a value here (Go fails here)", node)
+        raise self.refuse("nil is not a value here (Go fails here)", node)
 
     def fields(self, val: _Val, names: list[str], node: Node) -> _Val:
         for name in names:
@@ -1308,12 +1282,14 @@ class _Exporter:
         table = _FIELDS.get(val.kind)
         if table is not None:
             if name not in table:
-                self.refuse(f"can't evaluate field {name} in type {val.kind.value} (Go fails here)")
+                raise self.refuse(
+                    f"can't evaluate field {name} in type {val.kind.value} (Go fails here)"
+                )
             kind, build = table[name]
-            return _Val(build(val.expr), kind, raw=True)
+            return _Val(build(val.expr), kind, raw=True, of=val.expr)
         if val.kind is K.ARGS:
             return _Val(f"({val.expr} or {{}}).get({_lit(name)})", K.ANY, raw=True)
-        self.refuse(f"field {name} of a {val.kind.value} is not supported", node)
+        raise self.refuse(f"field {name} of a {val.kind.value} is not supported", node)
 
     def data_field(self, name: str) -> _Val:
         think = {"Think": K.BOOL, "ThinkLevel": K.STR, "IsThinkSet": K.BOOL}
@@ -1357,7 +1333,7 @@ class _Exporter:
             return val.expr
         if val.kind is K.PROPMAP:
             return f"({val.expr} is not none)"
-        self.refuse(f"the truth of a {val.kind.value} is not supported")  # pragma: no cover
+        raise self.refuse(f"the truth of a {val.kind.value} is not supported")  # pragma: no cover
 
     # printing
 
@@ -1388,6 +1364,8 @@ class _Exporter:
             return f"{self.use('go_params_text')}({e})"
         if kind is K.PROPS:
             return f"('{{}}' if {e} is none else {self.use('go_props_json')}({e}))"
+        if kind is K.PROPTYPE and val.of is not None:
+            return f"{self.use('go_prop_type')}({val.of})"
         if kind is K.PROPTYPE:
             return f"({e}[0] if {e}|length == 1 else ('[' ~ {e}|join(' ') ~ ']' if {e} else ''))"
         if kind is K.STRLIST:
@@ -1412,9 +1390,9 @@ class _Exporter:
             K.PROPMAP: "Go prints nested properties as a heap address",
             K.DATA: "printing the whole data map (it holds pointers)",
             K.UNION: "printing an and/or result whose type is not known in advance",
-            K.NOVALUE: "",
+            K.NOVALUE: "printing no value",
         }
-        self.refuse(reasons.get(kind, f"printing a {kind.value}"), node)
+        raise self.refuse(reasons.get(kind, f"printing a {kind.value}"), node)
 
     def json(self, val: _Val, node: Node) -> str:
         """Jinja expression of ``json val``."""
@@ -1445,6 +1423,8 @@ class _Exporter:
             return f"('null' if {e} is none else {self.use('go_tools_json')}({e}))"
         if kind is K.PROPS:
             return f"('null' if {e} is none else {self.use('go_props_json')}({e}))"
+        if kind is K.PROPTYPE and val.of is not None:
+            return f"{self.use('go_prop_type')}({val.of}, true)"
         if kind is K.PROPTYPE:
             return f"{self.use('go_json')}({e}[0] if {e}|length == 1 else {e})"
         if kind is K.PROPLIST:
@@ -1457,14 +1437,14 @@ class _Exporter:
                 f"('{{\"Index\":' ~ {e}['index'] ~ ',\"Name\":' ~ {go_json}({e}['name'])"
                 f" ~ ',\"Arguments\":' ~ {go_json}({e}['arguments']) ~ '}}')"
             )
-        self.refuse(f"json of a {kind.value} is not supported", node)
+        raise self.refuse(f"json of a {kind.value} is not supported", node)
 
     def text_of(self, val: _Val, node: Node) -> str:
         """Jinja expression of ``val`` printed by fmt's %v (``print``, ``printf %v``)."""
         if val.kind is K.NOVALUE:
             return "'<nil>'"
         if val.kind is K.ANY:
-            self.refuse("printing a JSON value of unknown type with print/printf", node)
+            raise self.refuse("printing a JSON value of unknown type with print/printf", node)
         if val.kind is K.INT:
             return f"({val.expr}|string)"
         if val.kind is K.UNION and val.alts:
@@ -1477,10 +1457,11 @@ class _Exporter:
         count = len(arg_nodes) + (final is not None)
         low, high = FUNCTION_ARITY.get(name, (0, None))
         if count < low or (high is not None and count > high):
-            self.refuse(f"wrong number of arguments for {name} (Go fails here)", node)
+            raise self.refuse(f"wrong number of arguments for {name} (Go fails here)", node)
         if self.no_functions and name in OLLAMA_FUNCTIONS:
-            self.refuse(
-                f'Ollama runs the last turn of a legacy template without its functions, so "{name}" '
+            raise self.refuse(
+                "Ollama runs the last turn of a legacy template without its functions, so "
+                f'"{name}" '
                 "is not defined there (Go fails here)",
                 node,
             )
@@ -1489,27 +1470,27 @@ class _Exporter:
             args.append(final)
         handler = getattr(self, f"fn_{name}", None)
         if handler is None:
-            self.refuse(f"the function {name} cannot be expressed in Jinja", node)
+            raise self.refuse(f"the function {name} cannot be expressed in Jinja", node)
         result: _Val = handler(args, node)
         return result
 
     def value_args(self, args: list[_Val], node: Node, name: str) -> None:
         for arg in args:
             if arg.kind is K.NOVALUE and not arg.raw:
-                self.refuse(f"{name} of no value (Go fails here)", node)
+                raise self.refuse(f"{name} of no value (Go fails here)", node)
 
     def fold(self, name: str, args: list[_Val], node: Node) -> _Val | None:
         """Evaluate a builtin at export time when all its arguments are constants."""
         if not all(arg.is_const for arg in args):
             return None
-        values = [None if arg.const is NO_VALUE and arg.raw else arg.const for arg in args]
+        values = [None if arg.const is NO_VALUE else arg.const for arg in args]
         function: Callable[..., Any] = gofmt.sprintf if name == "printf" else BUILTINS[name]
         try:
             return _const(function(*values))
         except ExecError as exc:
-            self.refuse(f"{name} fails in Go: {exc}", node)
+            raise self.refuse(f"{name} fails in Go: {exc}", node) from None
         except (ValueError, TypeError, OverflowError) as exc:
-            self.refuse(f"{name} fails: {exc}", node)
+            raise self.refuse(f"{name} fails: {exc}", node) from None
 
     def fn_and(self, args: list[_Val], node: Node) -> _Val:
         return self.and_or(args, node, is_and=True)
@@ -1543,7 +1524,9 @@ class _Exporter:
             expr = "(" + joiner.join(arg.expr for arg in kept) + ")"
             return _Val(expr, kind, alts=alts, is_and=is_and)
         truth = "(" + joiner.join(self.truth(arg) for arg in kept) + ")"
-        return _Val(self.choose(alts, is_and, lambda v: v.expr), kind, truth=truth, alts=alts, is_and=is_and)
+        return _Val(
+            self.choose(alts, is_and, lambda v: v.expr), kind, truth=truth, alts=alts, is_and=is_and
+        )
 
     def choose(self, alts: tuple[_Val, ...], is_and: bool, form: Callable[[_Val], str]) -> str:
         """Jinja picking ``form`` of the operand an ``and``/``or`` returns."""
@@ -1565,28 +1548,30 @@ class _Exporter:
     def compare(self, name: str, a: _Val, b: _Val, node: Node) -> str | bool:
         """Jinja for one ``eq``/``ne``/``lt``/... comparison, or its constant result."""
         if a.kind is K.ANY or b.kind is K.ANY:
-            self.refuse(f"{name} on a JSON value of unknown type", node)
+            raise self.refuse(f"{name} on a JSON value of unknown type", node)
         if a.kind is K.NOVALUE or b.kind is K.NOVALUE:
             if name == "eq":
                 return a.kind is b.kind
-            self.refuse(f"{name} of no value (Go fails here)", node)
+            raise self.refuse(f"{name} of no value (Go fails here)", node)
         if a.kind not in _BASIC or b.kind not in _BASIC:
-            self.refuse(
+            raise self.refuse(
                 f"{name} of {a.kind.value} and {b.kind.value} (not basic types; Go fails or "
                 "compares identity)",
                 node,
             )
         if a.kind is not b.kind:
-            self.refuse(f"incompatible types for comparison: {a.kind.value} and {b.kind.value}")
+            raise self.refuse(
+                f"incompatible types for comparison: {a.kind.value} and {b.kind.value}"
+            )
         if name in ("lt", "le", "gt", "ge") and a.kind is K.BOOL:
-            self.refuse("invalid type for comparison: bool", node)
+            raise self.refuse("invalid type for comparison: bool", node)
         op = {"eq": "==", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[name]
         return f"({a.expr} {op} {b.expr})"
 
     def fn_eq(self, args: list[_Val], node: Node) -> _Val:
         self.value_args(args, node, "eq")
         if len(args) < 2:
-            self.refuse("missing argument for comparison (Go fails here)", node)
+            raise self.refuse("missing argument for comparison (Go fails here)", node)
         folded = self.fold("eq", args, node)
         if folded is not None:
             return folded
@@ -1643,7 +1628,7 @@ class _Exporter:
             return _Val(f"(({e} or [])|length)", K.INT)
         if kind in (K.ARGS, K.PROPS):
             return _Val(f"(({e} or {{}})|length)", K.INT)
-        self.refuse(f"len of {kind.value} (Go fails here or the type is not known)", node)
+        raise self.refuse(f"len of {kind.value} (Go fails here or the type is not known)", node)
 
     def fn_index(self, args: list[_Val], node: Node) -> _Val:
         self.value_args(args, node, "index")
@@ -1659,7 +1644,9 @@ class _Exporter:
         kind, e = item.kind, item.expr
         if (kind in _ELEMENTS and kind is not K.PROPTYPE) or kind is K.PROPTYPE:
             if key.kind is not K.INT:
-                self.refuse(f"cannot index a list with {key.kind.value} (Go fails here)", node)
+                raise self.refuse(
+                    f"cannot index a list with {key.kind.value} (Go fails here)", node
+                )
             target = f"({e} or [])" if kind in _NILLABLE else e
             element = _ELEMENTS[kind]
             if key.origin is not None and key.origin == e:
@@ -1672,9 +1659,9 @@ class _Exporter:
             )
         if kind is K.ARGS:
             if key.kind is not K.STR:
-                self.refuse(f"cannot index a map with {key.kind.value} (Go fails here)", node)
+                raise self.refuse(f"cannot index a map with {key.kind.value} (Go fails here)", node)
             return _Val(f"({e} or {{}}).get({key.expr})", K.ANY, raw=True)
-        self.refuse(f"index of {kind.value} is not supported in the export", node)
+        raise self.refuse(f"index of {kind.value} is not supported in the export", node)
 
     def fn_slice(self, args: list[_Val], node: Node) -> _Val:
         self.value_args(args, node, "slice")
@@ -1683,9 +1670,9 @@ class _Exporter:
         if folded is not None:
             return folded
         if item.kind is not K.MESSAGES:
-            self.refuse(f"slice of {item.kind.value} is not supported in the export", node)
+            raise self.refuse(f"slice of {item.kind.value} is not supported in the export", node)
         if len(indexes) > 2 or any(i.kind is not K.INT for i in indexes):
-            self.refuse("slice takes up to two int indexes here", node)
+            raise self.refuse("slice takes up to two int indexes here", node)
         e = item.expr
         if not indexes:
             return item
@@ -1722,10 +1709,10 @@ class _Exporter:
         if val.kind is K.UNION:
             kinds = {self.is_string(alt, node) for alt in val.alts}
             if len(kinds) != 1:
-                self.refuse("print of an and/or result that may or may not be a string", node)
+                raise self.refuse("print of an and/or result that may or may not be a string", node)
             return kinds.pop()
         if val.kind is K.ANY:
-            self.refuse("print of a JSON value of unknown type", node)
+            raise self.refuse("print of a JSON value of unknown type", node)
         return val.kind is K.STR
 
     def fn_println(self, args: list[_Val], node: Node) -> _Val:
@@ -1741,7 +1728,7 @@ class _Exporter:
             return folded
         fmt = args[0]
         if not fmt.is_const or not isinstance(fmt.const, str):
-            self.refuse("printf with a format that is not a string constant", node)
+            raise self.refuse("printf with a format that is not a string constant", node)
         values = args[1:]
         parts: list[str] = []
         literal: list[str] = []
@@ -1760,9 +1747,11 @@ class _Exporter:
                 literal.append("%")
                 continue
             if verb not in ("s", "v", "d", "t"):
-                self.refuse(f"printf verb %{verb} (only plain %s %v %d %t %% are exported)", node)
+                raise self.refuse(
+                    f"printf verb %{verb} (only plain %s %v %d %t %% are exported)", node
+                )
             if used >= len(values):
-                self.refuse("printf has more verbs than arguments", node)
+                raise self.refuse("printf has more verbs than arguments", node)
             arg = values[used]
             used += 1
             if literal:
@@ -1770,7 +1759,7 @@ class _Exporter:
                 literal = []
             parts.append(self.printf_arg(verb, arg, node))
         if used != len(values):
-            self.refuse("printf has more arguments than verbs", node)
+            raise self.refuse("printf has more arguments than verbs", node)
         if literal:
             parts.append(_lit("".join(literal)))
         return _Val("(" + " ~ ".join(parts or ["''"]) + ")", K.STR)
@@ -1789,7 +1778,7 @@ class _Exporter:
             return self.text_of(arg, node)
         if verb == "s" and kind not in (K.INT, K.BOOL, K.FLOAT, K.NOVALUE, K.ANY):
             return self.text_of(arg, node)
-        self.refuse(f"printf %{verb} of a {kind.value}", node)
+        raise self.refuse(f"printf %{verb} of a {kind.value}", node)
 
     def fn_html(self, args: list[_Val], node: Node) -> _Val:
         folded = self.fold("html", args, node)
@@ -1814,7 +1803,7 @@ class _Exporter:
     def fn_js(self, args: list[_Val], node: Node) -> _Val:
         folded = self.fold("js", args, node)
         if folded is None:
-            self.refuse("Go's js escaping (unicode.IsPrint) has no Jinja equivalent", node)
+            raise self.refuse("Go's js escaping (unicode.IsPrint) has no Jinja equivalent", node)
         return folded
 
     def fn_urlquery(self, args: list[_Val], node: Node) -> _Val:
@@ -1840,14 +1829,14 @@ class _Exporter:
     def string_args(self, args: list[_Val], node: Node, name: str) -> None:
         for arg in args:
             if arg.kind is not K.STR:
-                self.refuse(f"{name} takes strings (Go fails here)", node)
+                raise self.refuse(f"{name} takes strings (Go fails here)", node)
 
     def fn_toTypeScriptType(self, args: list[_Val], node: Node) -> _Val:
         (value,) = args
         if value.kind is K.PROP:
             return _Val(f"{self.use('go_ts_type')}({value.expr})", K.STR)
         if value.kind is K.ANY:
-            self.refuse("toTypeScriptType of a JSON value of unknown type", node)
+            raise self.refuse("toTypeScriptType of a JSON value of unknown type", node)
         return _const("any")
 
     # -- the whole template ------------------------------------------------------------------
@@ -1865,7 +1854,7 @@ class _Exporter:
             prologue = self.prologue(legacy=True)
         out = [self.header()]
         for name in _helper_order(self.helpers):
-            out.extend(_HELPERS[name][1])
+            out.append(_HELPERS[name][1])
         out.extend(prologue)
         if self.ns_used and template.uses_messages:
             out.append("{%- set ns = namespace() %}")
@@ -1939,9 +1928,24 @@ class _Exporter:
         )
 
     def prologue(self, *, legacy: bool) -> list[str]:
-        lines: list[str] = []
-        attrs = ["messages=[]", "system=[]", "tools=none"]
-        lines.append(f"{{%- set ollama = namespace({', '.join(attrs)}) %}}")
+        lines: list[str] = [
+            "{%- set ollama = namespace(messages=[], system=[], tools=none) %}",
+            "{%- set think_value = think if think is defined else "
+            "(enable_thinking if enable_thinking is defined else none) %}",
+            "{#- what Ollama rejects when it decodes the request #}",
+            "{%- if think_value is string and think_value not in "
+            "('low', 'medium', 'high', 'max') %}",
+            "  {{- raise_exception('think: ' ~ think_value ~ ' is not a valid level') }}",
+            "{%- endif %}",
+            "{%- for message in messages or [] %}",
+            "  {%- for call in message.get('tool_calls') or [] %}",
+            "    {%- set arguments = (call.get('function') or {}).get('arguments') %}",
+            "    {%- if arguments is not none and arguments is not mapping %}",
+            "      {{- raise_exception('tool call arguments must be a JSON object') }}",
+            "    {%- endif %}",
+            "  {%- endfor %}",
+            "{%- endfor %}",
+        ]
         if "messages" in self.needs:
             lines += [
                 "{#- Ollama's collation: roles lower-cased, consecutive messages of one role"
@@ -2011,8 +2015,6 @@ class _Exporter:
             ]
         if "think" in self.needs:
             lines += [
-                "{%- set think_value = think if think is defined else "
-                "(enable_thinking if enable_thinking is defined else none) %}",
                 "{%- set ollama.think = think_value not in (none, false, '') %}",
                 "{%- set ollama.think_level = 'medium' if think_value is true else "
                 "(think_value if think_value is string else '') %}",
@@ -2075,6 +2077,3 @@ def to_jinja(template: OllamaTemplate) -> str:
     cannot express exactly.  The output is deterministic.
     """
     return _Exporter(template).export()
-
-
-_ = (Mapping, field)
