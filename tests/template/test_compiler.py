@@ -193,3 +193,17 @@ def test_json_of_large_integral_floats_uses_go_shortest_digits():
     call = {"function": {"name": "f", "arguments": {"a": 12345678901234567890, "b": 1e20}}}
     rendered = template.render([{"role": "assistant", "content": "", "tool_calls": [call]}])
     assert rendered == '{"a":12345678901234567000,"b":100000000000000000000}'
+
+
+def test_render_request_takes_llmkit_requests():
+    from llmkit.types import ChatRequest, GenerateRequest
+
+    template = Template.from_go(
+        "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}"
+        "{{ range .Messages }}[{{ .Role }}]{{ .Content }}{{ end }}{{ end }}"
+    )
+    chat = ChatRequest.model_validate({"messages": [{"role": "user", "content": "hi"}]})
+    assert template.render_request(chat) == "[user]hi"
+    generate = GenerateRequest(prompt="p", system="s")
+    assert template.render_request(generate) == "[system]s[user]p"
+    assert template.render_request(GenerateRequest(prompt="a", suffix="b")) == "<PRE>a<SUF>b<MID>"

@@ -34,6 +34,8 @@ from llmkit.template.errors import (
 from llmkit.template.inference import thinking_tags, tool_call_tag
 from llmkit.template.ollama import Compat, OllamaTemplate
 from llmkit.template.runtime import Limits
+from llmkit.types.messages import Message
+from llmkit.types.requests import ChatRequest, GenerateRequest
 
 __all__ = [
     "Compat",
@@ -129,6 +131,30 @@ class Template:
         from llmkit.template.jinja import to_jinja
 
         return to_jinja(self._compiled)
+
+    def render_request(
+        self, request: ChatRequest | GenerateRequest, *, today: dt.date | None = None
+    ) -> str:
+        """The prompt for an llmkit chat or generate request, as Ollama builds it.
+
+        A generate request becomes Ollama's messages (its ``system``, then the prompt as a
+        user message) or, with a ``suffix``, the fill-in-the-middle values.
+        """
+        if isinstance(request, ChatRequest):
+            return self.render(
+                request.messages, tools=request.tools, think=request.think, today=today
+            )
+        turns = [Message(role="user", content=request.prompt, images=request.images)]
+        if request.system:
+            turns.insert(0, Message(role="system", content=request.system))
+        return self.render(
+            turns,
+            think=request.think,
+            prompt=request.prompt,
+            suffix=request.suffix or "",
+            image_tags=bool(request.images),
+            today=today,
+        )
 
     def render(
         self,
