@@ -148,20 +148,20 @@ def cut_at_response(root: ListNode) -> ListNode:
             return node
         if isinstance(node, BranchNode):
             body = walk(node.list)
-            if body is None:
-                raise _CutPanic
-            node.list = body  # type: ignore[assignment]
+            if not isinstance(body, ListNode):
+                raise _CutPanic  # Go's type assertion on the removed list panics
+            node.list = body
             if node.else_list is not None:
                 rest = walk(node.else_list)
-                if rest is None:
+                if not isinstance(rest, ListNode):
                     raise _CutPanic
-                node.else_list = rest  # type: ignore[assignment]
+                node.else_list = rest
             return node
         if isinstance(node, ActionNode):
             pipe = walk(node.pipe)
-            if pipe is None:
+            if not isinstance(pipe, PipeNode):
                 return None
-            node.pipe = pipe  # type: ignore[assignment]
+            node.pipe = pipe
             return node
         if isinstance(node, PipeNode):
             commands = []
