@@ -1148,8 +1148,10 @@ def _plain_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain_json(item) for item in value]
     if isinstance(value, dict):
-        if not all(type(key) is str for key in value):
-            raise NeedsSlowPath
+        if not all(
+            type(key) is str and (key.isascii() or not _SURROGATE.search(key)) for key in value
+        ):
+            raise NeedsSlowPath  # non-string keys, or raw bytes Go sorts and writes as \ufffd
         keys = value if getattr(value, "go_json_in_order", False) else sorted(value)
         return {key: _plain_json(value[key]) for key in keys}
     raise NeedsSlowPath
