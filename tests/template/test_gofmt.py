@@ -32,7 +32,6 @@ from llmkit.template.gofmt import (
     format_float,
     format_value,
     go_bytes,
-    go_json,
     go_quote,
     html_escape,
     is_print,
@@ -42,6 +41,7 @@ from llmkit.template.gofmt import (
     sprintln,
     url_query_escape,
 )
+from llmkit.template.gojson import go_json
 from llmkit.template.values import NIL_MAP, NIL_POINTER, NIL_SLICE, GoStruct
 
 GO_MAIN = Path(__file__).parent / "go" / "fmtcheck" / "main.go"

@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import InvalidRequestError
-from llmkit.template import Template, TemplateError, gofmt
+from llmkit.template import Template, TemplateError, gofmt, gojson
 from llmkit.template import jinja as jinja_export
 from llmkit.template.jinja import JinjaExportError, to_jinja
 from llmkit.types.messages import Message, Tool, ToolCall, ToolCallFunction, ToolFunction
@@ -455,7 +455,7 @@ def test_numbers_print_as_go_prints_float64():
     got = hf_environment().from_string(source).render(messages=messages).split(";")[:-1]
     for x, line in zip(numbers, got, strict=True):
         # Go's own printing, as llmkit's gofmt module writes it (its reference-checked slow path).
-        expected = f"{gofmt.format_float(float(x))}|{gofmt._json_float(float(x))}"
+        expected = f"{gofmt.format_float(float(x))}|{gojson._json_float(float(x))}"
         assert line == expected, x
 
 

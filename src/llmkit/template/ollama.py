@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from llmkit.template import gofmt
+from llmkit.template import gojson
 from llmkit.template.errors import TemplateExecError, TemplateSyntaxError
 from llmkit.template.gotemplate import GoTemplate
 from llmkit.template.nodes import (
@@ -47,7 +47,7 @@ OLLAMA_FUNCTIONS = ("json", "currentDate", "yesterdayDate", "toTypeScriptType")
 
 def _json(value: Any) -> str:
     try:
-        return gofmt.go_json(value)
+        return gojson.go_json(value)
     except ValueError:
         return ""
 

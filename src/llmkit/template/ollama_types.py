@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from llmkit.template import gofmt
+from llmkit.template import gojson
 from llmkit.template.values import NIL_MAP, NIL_POINTER, NIL_SLICE, GoStruct
 
 __all__ = [
@@ -101,7 +101,7 @@ class GoJSONList(list[Any]):
 
 def _json_or_empty(value: Any) -> str:
     try:
-        return gofmt.go_json(value)
+        return gojson.go_json(value)
     except ValueError:
         return ""
 
@@ -121,7 +121,7 @@ class PropertyType(list[str]):
         return "[" + " ".join(self) + "]"
 
     def go_json(self) -> str:
-        return gofmt.go_json(self.go_plain_json())
+        return gojson.go_json(self.go_plain_json())
 
     def go_plain_json(self) -> Any:
         return self[0] if len(self) == 1 else list(self)
@@ -141,13 +141,13 @@ class ToolPropertiesMap(GoStruct):
     def go_json(self) -> str:
         # wk8's ordered map writes keys with easyjson's escaper, values with encoding/json.
         om: dict[str, ToolProperty] = self.values["om"]
-        parts = [_easyjson_key(key) + ":" + gofmt.go_json(value) for key, value in om.items()]
+        parts = [_easyjson_key(key) + ":" + gojson.go_json(value) for key, value in om.items()]
         return "{" + ",".join(parts) + "}"
 
     def go_plain_json(self) -> Any:
         om: dict[str, ToolProperty] = self.values["om"]
         if any("\b" in key or "\f" in key for key in om):
-            raise gofmt.NeedsSlowPath  # easyjson keeps \u0008 and \u000c in keys
+            raise gojson.NeedsSlowPath  # easyjson keeps \u0008 and \u000c in keys
         return _InOrder(om)
 
 
