@@ -102,7 +102,7 @@ def run_direct(llm: Llama, tokens: int) -> Run:
     parts: list[str] = []
     first: float | None = None
     reason = "length"
-    llm.reset()  # type: ignore[no-untyped-call]  # no KV prefix reuse, as in llmkit
+    llm.reset()  # no KV prefix reuse, as in llmkit
     start = time.perf_counter()
     chunks = cast(
         Iterator[CreateCompletionStreamResponse],

@@ -86,7 +86,7 @@ async def test_break_inside_async_with_closes_the_stream():
             closed.append(True)
 
     backend = MockBackend()
-    backend.chat = lambda request: events()  # type: ignore[method-assign]
+    backend.chat = lambda request: events()
     client = llmkit.AsyncClient(backend)
     async with await client.chat(USER, stream=True) as stream:
         async for _ in stream:

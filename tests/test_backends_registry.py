@@ -64,4 +64,4 @@ def test_plugins_are_imported_lazily():
 def test_async_backend_is_refused_by_the_sync_client():
     async_backend = backends.ThreadedAsyncBackend(llmkit.MockBackend())
     with pytest.raises(BackendError, match="AsyncClient"):
-        llmkit.Client(async_backend)  # type: ignore[arg-type]
+        llmkit.Client(async_backend)

@@ -35,7 +35,7 @@ def test_messages_as_models_or_dicts():
 
 def test_a_string_for_messages_is_a_clear_error():
     with pytest.raises(llmkit.InvalidRequestError, match="generate"):
-        llmkit.Client("mock").chat("hello")  # type: ignore[arg-type]
+        llmkit.Client("mock").chat("hello")
 
 
 def test_tools_as_dicts_reach_the_backend():
@@ -97,7 +97,7 @@ def test_closing_a_stream_closes_the_backend_iterator():
             closed.append(True)
 
     backend = MockBackend()
-    backend.chat = lambda request: events()  # type: ignore[method-assign]
+    backend.chat = lambda request: events()
     client = llmkit.Client(backend)
     with client.chat(USER, stream=True) as stream:
         next(iter(stream))
@@ -117,7 +117,7 @@ def test_a_stream_cut_off_raises_with_the_partial_response():
         raise RuntimeError("connection lost")
 
     backend = MockBackend()
-    backend.chat = lambda request: events()  # type: ignore[method-assign]
+    backend.chat = lambda request: events()
     with pytest.raises(StreamInterruptedError) as info:
         llmkit.Client(backend).chat(USER)
     assert info.value.partial is not None
@@ -139,7 +139,7 @@ def test_a_failure_before_any_event_is_a_backend_error():
         yield  # pragma: no cover - makes this a generator
 
     backend = MockBackend()
-    backend.chat = lambda request: events()  # type: ignore[method-assign]
+    backend.chat = lambda request: events()
     with pytest.raises(GenerationError, match="boom"):
         llmkit.Client(backend).chat(USER)
 

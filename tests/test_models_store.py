@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 import hashlib
 import http.server
 import threading
@@ -23,9 +24,7 @@ def wheel_server(tmp_path):
         archive.writestr("tiny_model/tiny.gguf", PAYLOAD)
         archive.writestr("tiny_model/__init__.py", "")
 
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
-        *a, directory=str(wheel.parent), **k
-    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(wheel.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

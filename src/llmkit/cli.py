@@ -7,6 +7,7 @@ rich).  Errors print one line naming the problem and exit with status 1
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -26,10 +27,7 @@ def parse_option_value(text: str) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``llmkit`` console script."""
-    try:
-        import click  # noqa: F401
-        import rich  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("click") is None or importlib.util.find_spec("rich") is None:
         sys.stderr.write("the llmkit command needs its extras: pip install 'llmkit[cli]'\n")
         raise SystemExit(1) from None
     from llmkit._cli_app import app

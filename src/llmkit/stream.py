@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from llmkit.errors import GenerationError, LLMKitError, StreamInterruptedError
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
@@ -35,7 +35,7 @@ class _StreamState(Generic[R]):
     @property
     def partial(self) -> R:
         """The response accumulated so far."""
-        return self._accumulator.response()  # type: ignore[return-value]
+        return cast(R, self._accumulator.response())
 
     @property
     def done(self) -> bool:

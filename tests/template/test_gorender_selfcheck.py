@@ -8,17 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-try:  # tests/template as a package
-    from .gorender import (  # type: ignore[import-not-found]
-        GoRenderError,
-        go_json_short_bf,
-        go_render,
-        go_render_many,
-        go_version,
-    )
-except ImportError:  # not a package: pytest puts this folder on sys.path
-    from gorender import GoRenderError, go_json_short_bf, go_render, go_render_many, go_version
+from gorender import (  # pytest puts this folder on sys.path (rootdir-relative imports)
+    GoRenderError,
+    go_json_short_bf,
+    go_render,
+    go_render_many,
+    go_version,
+)
 
 
 def _shared() -> Path:

@@ -51,7 +51,7 @@ def llmkit_render(
             suffix=suffix or "",
             image_tags=True,
             today=dt.date.fromisoformat(today),
-            compat=compat,  # type: ignore[arg-type]
+            compat=compat,
         )
     except TemplateExecError as exc:
         raise GoRenderError(str(exc), "execute") from exc

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from llmkit.backends.base import AsyncBackend, Backend, ExclusiveModelLock, ThreadedAsyncBackend
 from llmkit.errors import BackendError, BackendNotFoundError, BackendNotInstalledError
@@ -127,7 +127,7 @@ def load_plugin(name: str) -> BackendPlugin:
             f"the {name!r} backend plug-in is installed but failed to import: {exc}; "
             f"reinstalling {package} may help"
         ) from exc
-    return plugin  # type: ignore[no-any-return]
+    return cast(BackendPlugin, plugin)
 
 
 def _create(spec: str | None, kwargs: dict[str, Any]) -> Backend | AsyncBackend:

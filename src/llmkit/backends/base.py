@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -128,7 +128,7 @@ class ThreadedAsyncBackend:
                     event = await anyio.to_thread.run_sync(_next_or_end, iterator, limiter=limiter)
                     if event is _END:
                         return
-                    yield event  # type: ignore[misc]
+                    yield cast(StreamEvent, event)
             finally:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(_close_iterator, iterator, limiter=limiter)

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from llmkit.errors import UnsupportedOptionError
 from llmkit.types.events import Done, StreamEvent, TextDelta
@@ -49,10 +49,10 @@ class MockBackend:
         self.closed = False
 
     @classmethod
-    def from_target(cls, target: str, /, **kwargs: object) -> MockBackend:
+    def from_target(cls, target: str, /, **kwargs: Any) -> MockBackend:
         """``mock`` or ``mock:echo`` (echo); other targets name the model reported."""
         model = target if target and target != "echo" else "mock"
-        return cls(model=model, **kwargs)  # type: ignore[arg-type]
+        return cls(model=model, **kwargs)
 
     # -- the protocol ---------------------------------------------------------
 

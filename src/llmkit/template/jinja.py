@@ -455,9 +455,9 @@ class _Exporter:
                 self.scoped(current.list.nodes, indent=opened)
                 current = None
             elif known is False:
-                chained = len(rest) == 1 and isinstance(rest[0], IfNode)
-                if chained and not rest[0].pipe.decl:  # type: ignore[attr-defined]
-                    current = rest[0]  # type: ignore[assignment]
+                follower = rest[0] if len(rest) == 1 else None
+                if isinstance(follower, IfNode) and not follower.pipe.decl:
+                    current = follower
                 else:
                     if rest and opened:
                         self.emit("{%- else %}")
@@ -467,9 +467,9 @@ class _Exporter:
                 self.emit(f"{{%- {'elif' if opened else 'if'} {truth} %}}")
                 opened = True
                 self.scoped(current.list.nodes)
-                chained = len(rest) == 1 and isinstance(rest[0], IfNode)
-                if chained and not rest[0].pipe.decl:  # type: ignore[attr-defined]
-                    current = rest[0]  # type: ignore[assignment]
+                follower = rest[0] if len(rest) == 1 else None
+                if isinstance(follower, IfNode) and not follower.pipe.decl:
+                    current = follower
                 else:
                     if rest:
                         self.emit("{%- else %}")

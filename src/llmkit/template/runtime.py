@@ -51,35 +51,18 @@ class Limits:
 
 
 def go_type_name(value: Any) -> str:
-    """The Go type a value stands for, as Go's messages print it."""
-    if isinstance(value, GoStruct):
-        return value.go_type
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, complex):
-        return "complex128"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "[]interface {}"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, GoNil):
-        return {"slice": "[]interface {}", "map": "map[string]interface {}"}.get(
-            value.kind, "*struct"
-        )
-    return "interface {}"
+    """The Go type a value stands for, as Go's messages print it (gofmt's rule)."""
+    try:
+        return gofmt._type_name(value)
+    except TypeError:
+        return "[]interface {}" if isinstance(value, tuple) else "interface {}"
 
 
 def truth(value: Any) -> bool:
     """Go's ``isTrue``: empty, zero and nil are false; structs are true."""
     kind = type(value)
     if kind is bool:
-        return value  # type: ignore[no-any-return]
+        return value is True
     if kind is str or kind is list or kind is dict or kind is int or kind is float:
         return bool(value)
     if value is None or value is NO_VALUE:
@@ -127,7 +110,7 @@ _ABSENT: Final = object()
 def eq(arg1: Any, arg2: Any = _ABSENT, *rest: Any) -> bool:
     kind = type(arg1)
     if not rest and kind is type(arg2) and (kind is str or kind is int):
-        return arg1 == arg2  # type: ignore[no-any-return]  # eq .Role "user", eq (len ..) 1
+        return bool(arg1 == arg2)  # the common cases: eq .Role "user", eq (len ..) 1
     args = (arg2, *rest) if arg2 is not _ABSENT else rest
     arg1 = _iface(arg1)
     if not args:
@@ -235,10 +218,11 @@ def index(item: Any, *indexes: Any) -> Any:
                 raise ExecError("reflect: string index out of range")
             item = data[at]
         elif isinstance(item, list | tuple) or (isinstance(item, GoNil) and item.kind == "slice"):
-            at = _index_arg(key, len(item))
-            if at == len(item):
+            elements: list[Any] | tuple[Any, ...] = item if not isinstance(item, GoNil) else []
+            at = _index_arg(key, len(elements))
+            if at == len(elements):
                 raise ExecError("reflect: slice index out of range")
-            item = item[at]  # type: ignore[index]
+            item = elements[at]
         elif isinstance(item, Mapping) or (isinstance(item, GoNil) and item.kind == "map"):
             key = _iface(key)
             if not isinstance(key, str):
@@ -264,10 +248,10 @@ def slice_(item: Any, *indexes: Any) -> Any:
     if isinstance(item, str):
         if len(indexes) == 3:
             raise ExecError("cannot 3-index slice a string")
-        data = item.encode("utf-8", "surrogatepass")
+        data: bytes | list[Any] | tuple[Any, ...] = item.encode("utf-8", "surrogatepass")
         cap = len(data)
     elif isinstance(item, list | tuple):
-        data = item  # type: ignore[assignment]
+        data = item
         cap = len(item)
     else:
         raise ExecError(f"can't slice item of type {go_type_name(item)}")
