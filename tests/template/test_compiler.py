@@ -207,3 +207,18 @@ def test_render_request_takes_llmkit_requests():
     generate = GenerateRequest(prompt="p", system="s")
     assert template.render_request(generate) == "[system]s[user]p"
     assert template.render_request(GenerateRequest(prompt="a", suffix="b")) == "<PRE>a<SUF>b<MID>"
+
+
+def test_model_level_system_prompt_goes_first_unless_the_chat_has_one():
+    template = Template.from_go("{{ .System }}|{{ range .Messages }}[{{ .Role }}]{{ end }}")
+    user = [{"role": "user", "content": "hi"}]
+    assert template.render(user, system="model says") == "model says|[system][user]"
+    own = [{"role": "system", "content": "mine"}, *user]
+    assert template.render(own, system="model says") == "mine|[system][user]"
+
+
+def test_image_tags_are_optional():
+    template = Template.from_go("{{ range .Messages }}{{ .Content }}{{ end }}")
+    message = [{"role": "user", "content": "look", "images": ["aGk="]}]
+    assert template.render(message) == "look"
+    assert template.render(message, image_tags=True) == "[img-0]look"
