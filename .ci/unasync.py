@@ -16,11 +16,8 @@ __all__ = ["PAIRS", "SUBSTITUTIONS", "generate", "main"]
 
 HERE = Path(__file__).resolve().parents[1] / "src" / "llmkit"
 
-#: (async source, generated sync twin), relative to the package folder.
-PAIRS: tuple[tuple[str, str], ...] = (("_async_client.py", "_sync_client.py"),)
-
-#: Applied in order; identifiers match whole words only.
-SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
+#: Rewrites of one source's own docstrings, by source file.
+_CLIENT_DOCS: tuple[tuple[str, str], ...] = (
     (
         r"``AsyncClient``: the source of truth for both clients\.",
         "``Client``: generated from ``_async_client.py``; do not edit.",
@@ -38,26 +35,76 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
         "",
     ),
     (r"an async stream", "a stream"),
+)
+
+
+def _generated_notice(source: str, twin: str, sync_name: str) -> tuple[tuple[str, str], ...]:
+    """The rewrite of the standard header of an async source naming its twin."""
+    return (
+        (
+            rf"``(Async\w+)``: ([^\n]*)\n\n``{re.escape(twin)}`` \(``{sync_name}``\) is generated "
+            r"from this file by\n``python .ci/unasync.py``; a test fails when the two drift\.  "
+            r"Edit this\nfile, then regenerate\.",
+            f"``{sync_name}``: generated from ``{source}``; do not edit.\n\n"
+            f"Edit ``{source}``, then run ``python .ci/unasync.py``.",
+        ),
+    )
+
+
+#: (async source, generated sync twin, that source's own rewrites), relative to the package.
+PAIRS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("_async_client.py", "_sync_client.py", _CLIENT_DOCS),
+    (
+        "backends/http/_async_session.py",
+        "backends/http/_sync_session.py",
+        _generated_notice("_async_session.py", "_sync_session.py", "HTTPSession"),
+    ),
+    (
+        "backends/http/_async_ollama.py",
+        "backends/http/_sync_ollama.py",
+        _generated_notice("_async_ollama.py", "_sync_ollama.py", "OllamaBackend"),
+    ),
+    (
+        "backends/http/_async_openai.py",
+        "backends/http/_sync_openai.py",
+        _generated_notice("_async_openai.py", "_sync_openai.py", "OpenAIBackend"),
+    ),
+)
+
+#: Applied to every source after its own rewrites, in order; identifiers match whole words.
+SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
+    (r"\bawait anext\(", "next("),
     (r"\bawait ", ""),
     (r"\bAsyncClient\b", "Client"),
     (r"\bAsyncStream\b", "Stream"),
     (r"\bAsyncBackendSpec\b", "BackendSpec"),
     (r"\bAsyncBackend\b", "Backend"),
+    (r"\bAsyncHTTPSession\b", "HTTPSession"),
+    (r"\bAsyncOllamaBackend\b", "OllamaBackend"),
+    (r"\bAsyncOpenAIBackend\b", "OpenAIBackend"),
+    (r"\bAsyncRetrying\b", "Retrying"),
+    (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
+    (r"\banyio\.sleep\b", "time.sleep"),
+    (r"^import anyio\n", ""),
+    (r"\bhttp\._async_session import\b", "http._sync_session import"),
     (r"\bresolve_async_backend\b", "resolve_backend"),
+    (r"\baiter_raw\b", "iter_raw"),
+    (r"\baread\b", "read"),
     (r"\baclose\b", "close"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bStopAsyncIteration\b", "StopIteration"),
 )
 
 
-def generate(source: str) -> str:
-    """The sync twin of an async source text."""
-    for pattern, replacement in SUBSTITUTIONS:
-        source = re.sub(pattern, replacement, source)
+def generate(source: str, own: tuple[tuple[str, str], ...] = ()) -> str:
+    """The sync twin of an async source text (``own``: that source's rewrites, first)."""
+    for pattern, replacement in (*own, *SUBSTITUTIONS):
+        source = re.sub(pattern, replacement, source, flags=re.MULTILINE)
     return source
 
 
@@ -65,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check``, compare) every twin; returns the exit status."""
     check = "--check" in (argv if argv is not None else sys.argv[1:])
     stale = []
-    for source_name, twin_name in PAIRS:
-        expected = generate((HERE / source_name).read_text())
+    for source_name, twin_name, own in PAIRS:
+        if not (HERE / source_name).exists():
+            stale.append(f"{source_name} (missing source)")
+            continue
+        expected = generate((HERE / source_name).read_text(), own)
         twin = HERE / twin_name
         if twin.exists() and twin.read_text() == expected:
             continue

@@ -5,16 +5,29 @@
     LLMKitError
     ├── InvalidRequestError          bad input: names the field (``options.temperature``)
     │   ├── UnsupportedOptionError   an option the chosen backend cannot honour
-    │   └── UnsupportedFeatureError  a request field the chosen backend cannot honour
+    │   ├── UnsupportedFeatureError  a request field the chosen backend cannot honour
+    │   └── ContextWindowError       the prompt cannot fit ``num_ctx`` (says how many tokens)
     ├── BackendError                 a backend could not be chosen, loaded or run
     │   ├── BackendNotFoundError     no backend answers to that name or URL scheme
     │   │   └── BackendNotInstalledError  a known backend whose plug-in is missing
     │   ├── ModelNotFoundError       no such model file or registry name (names the path)
     │   ├── ModelLoadError           the runtime could not load the model
-    │   └── GenerationError          the runtime failed while generating
+    │   ├── GenerationError          the runtime failed while generating
+    │   │   └── RemoteGenerationError   a server reported an error inside a stream
+    │   └── RemoteError              an HTTP backend's server failed (``.url``, ``.status_code``)
+    │       ├── ConnectionFailedError   no connection, or it dropped before a response
+    │       ├── RemoteTimeoutError      connect, read or whole-request timeout
+    │       └── HTTPStatusError         an error status; ``.body`` holds the server's message
+    │           ├── BadRequestError         400/422 (also an ``InvalidRequestError``)
+    │           ├── AuthenticationError     401/403
+    │           ├── RemoteModelNotFoundError  404 (also a ``ModelNotFoundError``)
+    │           └── RateLimitError          429, still refused after the retries
     ├── StreamError                  a stream could not be read to its end
-    │   └── StreamInterruptedError   cut off mid-way; ``.partial`` holds what arrived
-    └── ModelStoreError              the local model store could not pull or remove a model
+    │   ├── StreamInterruptedError   cut off mid-way; ``.partial`` holds what arrived
+    │   └── StreamDecodeError        bytes that are not the stream's format; names the line
+    ├── ModelStoreError              the local model store could not pull or remove a model
+    ├── TokenizerError               a tokenizer could not be built (names the vocabulary type)
+    └── GGUFError                    a corrupt or truncated GGUF file (names byte offset and key)
 
 Lower-level errors (pydantic's ``ValidationError``, a runtime's ``ValueError``,
 ``OSError``) are translated at the boundary where llmkit meets them and chained
@@ -31,17 +44,30 @@ if TYPE_CHECKING:
     from llmkit.types.responses import ChatResponse, GenerateResponse
 
 __all__ = [
+    "AuthenticationError",
     "BackendError",
     "BackendNotFoundError",
     "BackendNotInstalledError",
+    "BadRequestError",
+    "ConnectionFailedError",
+    "ContextWindowError",
+    "GGUFError",
     "GenerationError",
+    "HTTPStatusError",
     "InvalidRequestError",
     "LLMKitError",
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelStoreError",
+    "RateLimitError",
+    "RemoteError",
+    "RemoteGenerationError",
+    "RemoteModelNotFoundError",
+    "RemoteTimeoutError",
+    "StreamDecodeError",
     "StreamError",
     "StreamInterruptedError",
+    "TokenizerError",
     "UnsupportedFeatureError",
     "UnsupportedOptionError",
 ]
@@ -120,6 +146,23 @@ class UnsupportedFeatureError(InvalidRequestError):
         self.backend = backend
 
 
+class ContextWindowError(InvalidRequestError):
+    """The prompt does not fit the context window, even after dropping what may be dropped.
+
+    ``prompt_tokens`` is the size of the smallest prompt that was tried,
+    ``num_ctx`` the context window, ``reserved`` the tokens kept free for the
+    answer.  ``fields`` is ``["options.num_ctx"]``.
+    """
+
+    def __init__(
+        self, message: str, *, prompt_tokens: int, num_ctx: int, reserved: int = 0
+    ) -> None:
+        super().__init__(message, fields=["options.num_ctx"])
+        self.prompt_tokens = prompt_tokens
+        self.num_ctx = num_ctx
+        self.reserved = reserved
+
+
 class BackendError(LLMKitError):
     """A backend could not be chosen, loaded or run."""
 
@@ -156,6 +199,74 @@ class GenerationError(BackendError):
     """The runtime failed while generating."""
 
 
+class RemoteError(BackendError):
+    """A remote (HTTP) backend's server could not be reached or answered with an error.
+
+    ``url`` is the request's URL; ``status_code`` the HTTP status when there was one.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status_code = status_code
+
+
+class ConnectionFailedError(RemoteError, ConnectionError):
+    """No connection could be made, or it dropped before a response (after the retries)."""
+
+
+class RemoteTimeoutError(RemoteError, TimeoutError):
+    """The connect, read or whole-request timeout passed; ``phase`` says which."""
+
+    def __init__(self, message: str, *, url: str | None = None, phase: str = "read") -> None:
+        super().__init__(message, url=url)
+        self.phase = phase
+
+
+class HTTPStatusError(RemoteError):
+    """The server answered with an error status.
+
+    ``body`` is the error message the server sent (Ollama's ``{"error": ...}``,
+    OpenAI's ``{"error": {"message": ...}}``, or the raw text); ``retry_after``
+    the seconds its ``Retry-After`` header asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status_code: int,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, url=url, status_code=status_code)
+        self.body = body
+        self.retry_after = retry_after
+
+
+class BadRequestError(HTTPStatusError, InvalidRequestError):
+    """The server rejected the request as invalid (400, 422)."""
+
+
+class AuthenticationError(HTTPStatusError):
+    """The server refused the credentials (401, 403): check the API key."""
+
+
+class RemoteModelNotFoundError(HTTPStatusError, ModelNotFoundError):
+    """The server does not have the model (404)."""
+
+
+class RateLimitError(HTTPStatusError):
+    """The server kept answering 429 (too many requests) through every retry."""
+
+
+class RemoteGenerationError(RemoteError, GenerationError):
+    """The server reported an error inside a stream that had started (an ``{"error"}`` line)."""
+
+
 class StreamError(LLMKitError):
     """A stream could not be read to its end."""
 
@@ -168,5 +279,47 @@ class StreamInterruptedError(StreamError):
         self.partial = partial
 
 
+class StreamDecodeError(StreamError):
+    """The stream's bytes are not what its format allows (NDJSON, SSE, JSON).
+
+    ``line`` is the 1-based line of the stream where decoding failed; ``data``
+    up to 200 characters of what was there.
+    """
+
+    def __init__(self, message: str, *, line: int, data: str) -> None:
+        super().__init__(f"{message} (stream line {line}: {data[:200]!r})")
+        self.line = line
+        self.data = data[:200]
+
+
 class ModelStoreError(LLMKitError):
     """The local model store could not pull, verify or remove a model."""
+
+
+class TokenizerError(LLMKitError):
+    """A tokenizer could not be built: an unsupported vocabulary or pre-tokenizer type
+    (named in the message), or a vocabulary that contradicts itself."""
+
+
+class GGUFError(LLMKitError):
+    """A GGUF file is corrupt, truncated or not GGUF at all.
+
+    ``offset`` is the byte offset where reading failed, ``field`` the metadata
+    key being read (``None`` in the header), ``path`` the file when one was
+    read; ``truncated`` says the bytes ran out before the metadata did.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        field: str | None = None,
+        path: str | None = None,
+        truncated: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.field = field
+        self.path = path
+        self.truncated = truncated

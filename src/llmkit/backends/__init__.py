@@ -15,8 +15,8 @@ Backend strings (``scheme`` is an entry-point name):
 ``"llamacpp:/path/to/model.gguf"`` a model file (``~`` is expanded)
 ``"/path/to/model.gguf"``          the same: a ``.gguf`` path picks ``llamacpp``
 ``"mock"`` / ``"mock:echo"``       the scripted backend shipped for tests and docs
-``"ollama://host:port"``           (from the HTTP-backend issue) scheme ``ollama``
-``"openai://host:port/v1"``        (from the HTTP-backend issue) scheme ``openai``
+``"ollama://host:port"``           an Ollama server (``"ollama"``: ``$OLLAMA_HOST`` or local)
+``"openai://host:port/v1"``        an OpenAI-compatible server (``https://`` URLs work too)
 =================================  ==============================================
 
 Everything after the first ``:`` (and after ``//`` for URL forms) is the
@@ -66,7 +66,12 @@ KNOWN_PLUGINS: dict[str, str] = {
 
 
 class BackendPlugin(Protocol):
-    """What an entry point in ``llmkit.backends`` must load: a backend factory."""
+    """What an entry point in ``llmkit.backends`` must load: a backend factory.
+
+    A plug-in may also offer ``from_target_async(target, **kwargs)``, returning
+    an :class:`AsyncBackend`; ``AsyncClient`` then uses it instead of driving
+    the synchronous backend through threads (the HTTP backends do this).
+    """
 
     def from_target(self, target: str, /, **kwargs: Any) -> Backend | AsyncBackend: ...
 
@@ -130,9 +135,15 @@ def load_plugin(name: str) -> BackendPlugin:
     return cast(BackendPlugin, plugin)
 
 
-def _create(spec: str | None, kwargs: dict[str, Any]) -> Backend | AsyncBackend:
+def _create(
+    spec: str | None, kwargs: dict[str, Any], *, asynchronous: bool = False
+) -> Backend | AsyncBackend:
     scheme, target = parse_backend_spec(spec or DEFAULT_BACKEND)
-    return load_plugin(scheme).from_target(target, **kwargs)
+    plugin = load_plugin(scheme)
+    make_async = getattr(plugin, "from_target_async", None) if asynchronous else None
+    if make_async is not None:
+        return cast(AsyncBackend, make_async(target, **kwargs))
+    return plugin.from_target(target, **kwargs)
 
 
 def resolve_backend(spec: BackendSpec, **kwargs: Any) -> Backend:
@@ -147,7 +158,10 @@ def resolve_backend(spec: BackendSpec, **kwargs: Any) -> Backend:
 
 def resolve_async_backend(spec: Backend | AsyncBackend | str | None, **kwargs: Any) -> AsyncBackend:
     """An asynchronous backend; a synchronous one is driven through worker threads."""
-    backend = _create(spec, kwargs) if spec is None or isinstance(spec, str) else spec
+    if spec is None or isinstance(spec, str):
+        backend = _create(spec, kwargs, asynchronous=True)
+    else:
+        backend = spec
     if isinstance(backend, AsyncBackend):
         return backend
     if isinstance(backend, Backend):

@@ -1,0 +1,184 @@
+"""``HTTPSession``: generated from ``_async_session.py``; do not edit.
+
+Edit ``_async_session.py``, then run ``python .ci/unasync.py``.
+
+It sends JSON, retries what :class:`~llmkit.backends.http.retry.RetryPolicy`
+allows (a stream only until its first byte), enforces the timeouts, and turns
+every httpx failure and error status into an llmkit error.  Everything it
+decides comes from pure modules; this file only moves bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+from tenacity import Retrying, stop_after_attempt
+
+from llmkit.backends.http.connection import Timeouts, user_agent
+from llmkit.backends.http.retry import RetryPolicy
+from llmkit.backends.http.transport_errors import status_error, transport_error
+from llmkit.errors import RemoteError, RemoteTimeoutError
+
+__all__ = ["HTTPSession"]
+
+
+def _http2_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("h2") is not None
+
+
+class HTTPSession:
+    """JSON requests and byte streams to one server, with retries and timeouts.
+
+    ``http_client`` shares a connection pool between backends (the caller
+    then owns it and closes it); otherwise the session makes its own, with
+    HTTP/2 when the ``h2`` package is installed and the server offers it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeouts | float | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = Timeouts.of(timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.headers = {"User-Agent": user_agent(), **(headers or {})}
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.Client(
+            http2=_http2_available(),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        )
+
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        t = self.timeouts
+        if deadline is None:
+            return httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.connect)
+        left = max(0.001, deadline - time.monotonic())
+
+        def cap(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cap(t.connect), read=cap(t.read), write=cap(t.write), pool=left
+        )
+
+    def _deadline(self) -> float | None:
+        total = self.timeouts.total
+        return None if total is None else time.monotonic() + total
+
+    def _check_deadline(self, deadline: float | None, url: str) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise RemoteTimeoutError(
+                f"whole-request timeout ({self.timeouts.total} s) passed for {url}",
+                url=url,
+                phase="total",
+            )
+
+    def _retrying(self, deadline: float | None) -> Retrying:
+        policy = self.retry
+
+        def wait(state: Any) -> float:
+            pause = policy.tenacity_wait(state)
+            if deadline is not None:
+                pause = min(pause, max(0.0, deadline - time.monotonic()))
+            return pause
+
+        return Retrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            retry=policy.tenacity_retry,
+            wait=wait,
+            sleep=time.sleep,
+            reraise=True,
+        )
+
+    def _send(
+        self, method: str, url: str, body: Any, deadline: float | None
+    ) -> httpx.Response:
+        """Send and return a response whose status is a success; its body is not read yet."""
+        self._check_deadline(deadline, url)
+        request = self._client.build_request(
+            method, url, json=body, headers=self.headers, timeout=self._timeout(deadline)
+        )
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, url) from exc
+        if response.status_code >= 400:
+            try:
+                text = (response.read()).decode("utf-8", "replace")
+            except httpx.HTTPError:
+                text = ""
+            finally:
+                response.close()
+            raise status_error(response.status_code, text, response.headers.get("retry-after"), url)
+        return response
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Send a request and return its JSON answer (retried as the policy allows)."""
+        url = self.base_url + path
+        deadline = self._deadline()
+        for attempt in self._retrying(deadline):
+            with attempt:
+                response = self._send(method, url, body, deadline)
+                try:
+                    data = response.read()
+                except httpx.HTTPError as exc:
+                    raise transport_error(exc, url) from exc
+                finally:
+                    response.close()
+        try:
+            return json.loads(data) if data.strip() else None
+        except ValueError as exc:
+            raise RemoteError(
+                f"{url} answered with something that is not JSON: {data[:200]!r}", url=url
+            ) from exc
+
+    def stream(self, method: str, path: str, body: Any = None) -> Iterator[bytes]:
+        """The response body in the pieces the network delivers.
+
+        Retried (as the policy allows) until the first byte has arrived; after
+        that a failure raises.  Closing the iterator closes the connection.
+        """
+        url = self.base_url + path
+        deadline = self._deadline()
+        response: httpx.Response | None = None
+        first: bytes | None = None
+        for attempt in self._retrying(deadline):
+            with attempt:
+                response = self._send(method, url, body, deadline)
+                pieces = response.iter_raw()
+                try:
+                    first = next(pieces, None)
+                except httpx.HTTPError as exc:
+                    response.close()
+                    raise transport_error(exc, url) from exc
+        assert response is not None
+        try:
+            if first:
+                yield first
+            while True:
+                self._check_deadline(deadline, url)
+                try:
+                    piece = next(pieces, None)
+                except httpx.HTTPError as exc:
+                    raise transport_error(exc, url) from exc
+                if piece is None:
+                    return
+                yield piece
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close the connection pool (unless the caller gave it and owns it)."""
+        if self._owns_client:
+            self._client.close()
