@@ -92,3 +92,32 @@ async def test_break_inside_async_with_closes_the_stream():
         async for _ in stream:
             break
     assert closed == [True]
+
+
+async def test_a_stream_may_move_between_tasks(anyio_backend):
+    """A web server primes a stream in the request's task and sends it from another."""
+    import anyio
+
+    from llmkit.types.events import TextDelta
+
+    client = llmkit.AsyncClient("mock")
+    stream = await client.chat([{"role": "user", "content": "one two three"}], stream=True)
+    first: list = []
+
+    async def prime():
+        async for event in stream:
+            first.append(event)
+            break
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(prime)
+    assert isinstance(first[0], TextDelta)
+
+    async def finish():
+        await stream.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(finish)
+    with anyio.fail_after(5):
+        reply = await client.chat([{"role": "user", "content": "again"}])
+    assert reply.text == "again"

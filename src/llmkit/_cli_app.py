@@ -282,6 +282,64 @@ def template_show(file: str, what: str) -> None:
 
 
 @app.command()
+@click.option(
+    "--backend",
+    "-b",
+    "backend_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Backend string (default: llamacpp); repeat it to spread requests over several.",
+)
+@click.option(
+    "--model",
+    "-m",
+    "models",
+    multiple=True,
+    help="A model to serve (repeatable): a store name for llamacpp, else passed upstream.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=11434, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--api-key",
+    envvar="LLMKIT_API_KEY",
+    default=None,
+    help="Require 'Authorization: Bearer KEY' (default: $LLMKIT_API_KEY).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    backend_specs: tuple[str, ...],
+    models: tuple[str, ...],
+    host: str,
+    port: int,
+    api_key: str | None,
+    log_level: str,
+) -> None:
+    """Serve backends over the Ollama API and the OpenAI-compatible API."""
+    import importlib.util
+
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+        click.echo("error: llmkit serve needs its extras: pip install 'llmkit[serve]'", err=True)
+        raise SystemExit(1)
+    from llmkit.serve.server import build_app, is_loopback, run
+
+    try:
+        for spec in backend_specs or ("llamacpp",):
+            for model in models or (None,):
+                _ensure_model(spec, model)
+        server = build_app(backend_specs, models=models, api_key=api_key or None)
+    except LLMKitError as exc:
+        _fail(exc)
+    if not api_key and not is_loopback(host):
+        click.echo(f"warning: serving on {host} without an API key (--api-key)", err=True)
+    run(server, host=host, port=port, log_level=log_level)
+
+
+@app.command()
 def backends() -> None:
     """List the installed backend plug-ins."""
     for name in available_backends():

@@ -95,7 +95,7 @@ class ThreadedAsyncBackend:
 
     Each native call runs in a worker thread under ``limiter`` (one at a time by
     default, as an in-process model is not re-entrant), and streams on one
-    backend take turns through an async lock rather than by parking threads.
+    backend take turns through an async semaphore rather than by parking threads.
     Cancelling the awaiting task stops generation after the token in flight:
     the iterator is then closed in a shielded worker call.
     """
@@ -104,12 +104,14 @@ class ThreadedAsyncBackend:
         self.backend = backend
         self.name = backend.name
         self._limiter = limiter
-        self._turn: anyio.Lock | None = None
+        self._turn: anyio.Semaphore | None = None
 
-    def _lock(self) -> anyio.Lock:
-        # Created lazily: an anyio.Lock belongs to the event loop that first uses it.
+    def _lock(self) -> anyio.Semaphore:
+        # A semaphore, not a Lock: a stream may be opened in one task and read or closed
+        # in another (a web server's response task), and a Lock belongs to its acquirer.
+        # Created lazily: it belongs to the event loop that first uses it.
         if self._turn is None:
-            self._turn = anyio.Lock()
+            self._turn = anyio.Semaphore(1)
         return self._turn
 
     def _limiter_now(self) -> anyio.CapacityLimiter:

@@ -13,15 +13,16 @@ valid raises :class:`~llmkit.errors.StreamDecodeError` naming the line.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from llmkit.errors import StreamDecodeError
 
 __all__ = ["NDJSONDecoder", "SSEDecoder", "SSEEvent"]
 
-_loads = json.loads
+_loads = orjson.loads
 
 
 class _LineSplitter:
@@ -124,32 +125,72 @@ class SSEDecoder:
     ``:`` are comments; a blank line dispatches the event.  ``CRLF`` and ``LF``
     line ends are accepted (a lone ``CR`` is not used by any LLM server and is
     kept as data).  ``feed(bytes)`` returns the events that became complete.
+
+    The body is cut into event blocks at blank lines; a block that is a single
+    ``data:`` line (what LLM servers send) takes a fast path.
     """
 
-    __slots__ = ("_data", "_event", "_id", "_lines", "_retry")
+    __slots__ = ("_data", "_event", "_id", "_pending", "_retry", "lines_seen")
 
     def __init__(self) -> None:
-        self._lines = _LineSplitter()
+        self._pending: list[bytes] = []
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
         self._retry: int | None = None
-
-    @property
-    def lines_seen(self) -> int:
-        """How many complete lines have been read (for locating errors)."""
-        return self._lines.lines_seen
+        self.lines_seen = 0
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """The events that ``data`` completed."""
-        lines = self._lines.feed(data)
-        return self._take(lines) if lines else []
+        if self._pending:
+            self._pending.append(data)
+            if b"\n" not in data:
+                return []
+            data = b"".join(self._pending)
+            self._pending = []
+        carry = b""
+        if b"\r" in data:
+            if data.endswith(b"\r"):  # its "\n" may be in the next piece
+                carry = b"\r"
+                data = data[:-1]
+            data = data.replace(b"\r\n", b"\n")
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            rest = data + carry
+            if rest:
+                self._pending.append(rest)
+            return []
+        rest = data[end + 2 :] + carry
+        if rest:
+            self._pending.append(rest)
+        return self._blocks(data[:end].split(b"\n\n"))
 
     def finish(self) -> list[SSEEvent]:
         """Events left at the end of the body (a last event without its blank line)."""
-        events = self._take(self._lines.finish())
+        rest = b"".join(self._pending).replace(b"\r\n", b"\n")
+        self._pending = []
+        events = self._blocks([rest]) if rest.strip(b"\n") else []
+        if rest.strip(b"\n"):
+            self.lines_seen -= 1  # that last block had no blank line after it
         if self._data:
             events.append(self._dispatch())
+        return events
+
+    def _blocks(self, blocks: list[bytes]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        for block in blocks:
+            self.lines_seen += block.count(b"\n") + 2
+            if block.startswith(b"data: ") and b"\n" not in block and not self._data:
+                events.append(SSEEvent(block[6:].decode("utf-8", "replace"), "message", self._id))
+                self._event = ""
+                self._retry = None
+                continue
+            for line in block.split(b"\n"):
+                self._line(line)
+            if self._data:
+                events.append(self._dispatch())
+            else:
+                self._event = ""
         return events
 
     def _dispatch(self) -> SSEEvent:
@@ -159,32 +200,19 @@ class SSEDecoder:
         self._retry = None
         return event
 
-    def _take(self, lines: list[bytes]) -> list[SSEEvent]:
-        events: list[SSEEvent] = []
-        for raw in lines:
-            line = raw[:-1] if raw.endswith(b"\r") else raw
-            if not line:
-                if self._data:
-                    events.append(self._dispatch())
-                else:
-                    self._event = ""
-                continue
-            if line.startswith(b"data:"):
-                value = line[5:]
-                self._data.append(_text(value[1:] if value.startswith(b" ") else value))
-                continue
-            if line.startswith(b":"):
-                continue
-            name, _, value = line.partition(b":")
-            if value.startswith(b" "):
-                value = value[1:]
-            if name == b"event":
-                self._event = _text(value)
-            elif name == b"id":
-                self._id = _text(value) if b"\0" not in value else self._id
-            elif name == b"retry" and value.isdigit():
-                self._retry = int(value)
-            elif name == b"data":  # "data" with no colon: an empty data line
-                self._data.append("")
-            # Other field names are ignored, as the standard says.
-        return events
+    def _line(self, line: bytes) -> None:
+        if not line or line.startswith(b":"):
+            return
+        name, colon, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            self._data.append(_text(value) if colon else "")
+        elif name == b"event":
+            self._event = _text(value)
+        elif name == b"id":
+            if b"\0" not in value:
+                self._id = _text(value)
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+        # Other field names are ignored, as the standard says.

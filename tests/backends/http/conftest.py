@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from faultserver import FaultServer, free_port
 
 

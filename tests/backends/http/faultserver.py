@@ -8,6 +8,7 @@ The server records every request (method, path, headers, JSON body).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -93,10 +94,9 @@ class FaultServer:
                     reply = server.replies.pop(0) if server.replies else server.default
                 if reply is None:
                     reply = Reply(status=500, body={"error": "no scripted reply left"})
-                try:
+                # The client may go away (a cancelled or timed-out test request).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     server._send(self, reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client went away (a cancelled or timed-out test request)
 
             do_GET = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -1,4 +1,4 @@
-"""Each wire fault ends in the documented behaviour: retried, or a typed error with the partial output.
+"""Each wire fault ends as documented: retried, or a typed error with the partial output.
 
 Against a scripted server (tests/backends/http/faultserver.py), through the
 real clients, sync and async, for both protocols.  Never a hang (every test
@@ -12,11 +12,12 @@ import time
 import anyio
 import httpx
 import pytest
+from faultserver import Reply, free_port, ndjson, sse
 
 from llmkit import AsyncClient, Client
 from llmkit.backends.http import RetryPolicy, Timeouts
 from llmkit.backends.http.ollama import AsyncOllamaBackend, OllamaBackend
-from llmkit.backends.http.openai import AsyncOpenAIBackend, OpenAIBackend
+from llmkit.backends.http.openai import OpenAIBackend
 from llmkit.errors import (
     AuthenticationError,
     BadRequestError,
@@ -29,7 +30,6 @@ from llmkit.errors import (
     StreamDecodeError,
     StreamInterruptedError,
 )
-from faultserver import Reply, free_port, ndjson, sse
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -146,7 +146,7 @@ def test_dialect_fields():
     }
     with pytest.raises(UnsupportedOptionError, match="fixed when the server loads"):
         map_options(Options(num_ctx=4096), "llama.cpp", chat=True)
-    with pytest.raises(UnsupportedOptionError, match="llama.cpp, llama-cpp-python, vllm"):
+    with pytest.raises(UnsupportedOptionError, match=r"llama\.cpp, llama-cpp-python, vllm"):
         map_options(Options(top_k=3), "generic", chat=True)
     assert map_options(Options(extra={"top_k": 3}), "generic", chat=True) == {"top_k": 3}
     with pytest.raises(InvalidRequestError, match="known: generic"):
@@ -367,6 +367,7 @@ def test_docs_table_is_generated_from_the_dialects():
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[3] / "docs" / "http.md").read_text()
-    match = re.search(r"<!-- openai-options:start -->\n(.*?)\n<!-- openai-options:end -->", text, re.S)
+    markers = r"<!-- openai-options:start -->\n(.*?)\n<!-- openai-options:end -->"
+    match = re.search(markers, text, re.S)
     assert match, "docs/http.md lost its generated-table markers"
     assert match.group(1) == options_table()

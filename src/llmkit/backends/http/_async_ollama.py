@@ -29,7 +29,7 @@ from llmkit.errors import (
     StreamDecodeError,
 )
 from llmkit.streaming.decoders import NDJSONDecoder
-from llmkit.types.events import Done, StreamEvent
+from llmkit.types.events import StreamEvent
 from llmkit.types.management import (
     ListResponse,
     ProcessResponse,
@@ -94,46 +94,41 @@ class AsyncOllamaBackend:
 
     # generation -------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """Stream ``/api/chat`` as events."""
+    def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream ``/api/chat`` as events (the request is checked now, sent when iterated)."""
         body = ollama_wire.chat_body(request, self.model)
-        async for event in self._events("/api/chat", body, chat=True):
-            yield event
+        if not self.resume_interrupted:
+            return self._once("/api/chat", body, chat=True)
+        return self._resuming("/api/chat", body, chat=True)
 
-    async def generate(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
+    def generate(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         """Stream ``/api/generate`` as events."""
         body = ollama_wire.generate_body(request, self.model)
-        async for event in self._events("/api/generate", body, chat=False):
-            yield event
+        if not self.resume_interrupted:
+            return self._once("/api/generate", body, chat=False)
+        return self._resuming("/api/generate", body, chat=False)
 
     async def _once(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
         reader = ollama_wire.OllamaChunkReader(chat=chat, url=self.base_url + path)
         decoder = NDJSONDecoder()
-        done = False
         async for piece in self.session.stream("POST", path, body):
-            for chunk in decoder.feed(piece):
-                for event in reader.events(chunk):
+            chunks = decoder.feed(piece)
+            if chunks:
+                for event in reader.read(chunks):
                     yield event
-                    done = done or type(event) is Done
-        for chunk in decoder.finish():
-            for event in reader.events(chunk):
-                yield event
-                done = done or type(event) is Done
-        if not done:
+        for event in reader.read(decoder.finish()):
+            yield event
+        if not reader.done:
             raise ConnectionFailedError(
                 f"{self.base_url}{path} ended the stream before its final chunk",
                 url=self.base_url + path,
             )
 
-    async def _events(
+    async def _resuming(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
-        if not self.resume_interrupted:
-            async for event in self._once(path, body, chat=chat):
-                yield event
-            return
         partial = PartialOutput()
         while True:
             try:

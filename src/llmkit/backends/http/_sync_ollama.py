@@ -27,7 +27,7 @@ from llmkit.errors import (
     StreamDecodeError,
 )
 from llmkit.streaming.decoders import NDJSONDecoder
-from llmkit.types.events import Done, StreamEvent
+from llmkit.types.events import StreamEvent
 from llmkit.types.management import (
     ListResponse,
     ProcessResponse,
@@ -93,45 +93,40 @@ class OllamaBackend:
     # generation -------------------------------------------------------------
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        """Stream ``/api/chat`` as events."""
+        """Stream ``/api/chat`` as events (the request is checked now, sent when iterated)."""
         body = ollama_wire.chat_body(request, self.model)
-        for event in self._events("/api/chat", body, chat=True):
-            yield event
+        if not self.resume_interrupted:
+            return self._once("/api/chat", body, chat=True)
+        return self._resuming("/api/chat", body, chat=True)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         """Stream ``/api/generate`` as events."""
         body = ollama_wire.generate_body(request, self.model)
-        for event in self._events("/api/generate", body, chat=False):
-            yield event
+        if not self.resume_interrupted:
+            return self._once("/api/generate", body, chat=False)
+        return self._resuming("/api/generate", body, chat=False)
 
     def _once(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> Iterator[StreamEvent]:
         reader = ollama_wire.OllamaChunkReader(chat=chat, url=self.base_url + path)
         decoder = NDJSONDecoder()
-        done = False
         for piece in self.session.stream("POST", path, body):
-            for chunk in decoder.feed(piece):
-                for event in reader.events(chunk):
+            chunks = decoder.feed(piece)
+            if chunks:
+                for event in reader.read(chunks):
                     yield event
-                    done = done or type(event) is Done
-        for chunk in decoder.finish():
-            for event in reader.events(chunk):
-                yield event
-                done = done or type(event) is Done
-        if not done:
+        for event in reader.read(decoder.finish()):
+            yield event
+        if not reader.done:
             raise ConnectionFailedError(
                 f"{self.base_url}{path} ended the stream before its final chunk",
                 url=self.base_url + path,
             )
 
-    def _events(
+    def _resuming(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> Iterator[StreamEvent]:
-        if not self.resume_interrupted:
-            for event in self._once(path, body, chat=chat):
-                yield event
-            return
         partial = PartialOutput()
         while True:
             try:

@@ -9,11 +9,11 @@ chunk reader live in the pure ``openai_wire`` and ``openai_dialects`` modules.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from llmkit.backends.http import openai_wire
 from llmkit.backends.http._sync_session import HTTPSession
@@ -81,31 +81,34 @@ class OpenAIBackend:
         return self.session.base_url
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        """``/v1/chat/completions`` as events."""
+        """``/v1/chat/completions`` as events (the request is checked now, sent when iterated)."""
         body = openai_wire.chat_body(request, self.model, self.dialect)
-        for event in self._events("/chat/completions", body, chat=True):
-            yield event
+        return self._events("/chat/completions", body, chat=True)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         """``/v1/completions`` as events (the prompt is sent as is)."""
         body = openai_wire.completion_body(request, self.model, self.dialect)
-        for event in self._events("/completions", body, chat=False):
-            yield event
+        return self._events("/completions", body, chat=False)
 
-    def _events(
+    def _events(self, path: str, body: dict[str, Any], *, chat: bool) -> Iterator[StreamEvent]:
+        if not body.get("stream"):
+            return self._whole(path, body, chat=chat)
+        if not self.resume_interrupted:
+            return self._stream(path, body, chat=chat)
+        return self._resuming(path, body, chat=chat)
+
+    def _whole(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> Iterator[StreamEvent]:
-        if not body.get("stream"):
-            reader = openai_wire.OpenAIChunkReader(chat=chat, url=self.base_url + path)
-            for event in reader.events(self.session.request("POST", path, body)):
-                yield event
-            for event in reader.finish():
-                yield event
-            return
-        if not self.resume_interrupted:
-            for event in self._stream(path, body, chat=chat):
-                yield event
-            return
+        reader = openai_wire.OpenAIChunkReader(chat=chat, url=self.base_url + path)
+        for event in reader.events(self.session.request("POST", path, body)):
+            yield event
+        for event in reader.finish():
+            yield event
+
+    def _resuming(
+        self, path: str, body: dict[str, Any], *, chat: bool
+    ) -> Iterator[StreamEvent]:
         partial = PartialOutput()
         while True:
             try:
@@ -136,12 +139,29 @@ class OpenAIBackend:
         decoder = SSEDecoder()
         for piece in self.session.stream("POST", path, body):
             for sse in decoder.feed(piece):
-                for event in _read(reader, sse, decoder):
+                data = sse.data
+                if data == "[DONE]" or sse.event != "message":
+                    for event in _special(reader, sse):
+                        yield event
+                    if reader.done:
+                        return
+                    continue
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError as exc:
+                    raise _not_json(exc, sse, decoder) from None
+                for event in reader.events(chunk):
                     yield event
-                if reader.done:
-                    return
         for sse in decoder.finish():
-            for event in _read(reader, sse, decoder):
+            if sse.data == "[DONE]" or sse.event != "message":
+                for event in _special(reader, sse):
+                    yield event
+                continue
+            try:
+                chunk = orjson.loads(sse.data)
+            except orjson.JSONDecodeError as exc:
+                raise _not_json(exc, sse, decoder) from None
+            for event in reader.events(chunk):
                 yield event
         if not reader.done:
             if not reader.finished:
@@ -179,17 +199,16 @@ def _checked_dialect(name: str) -> str:
     return dialect(name).name
 
 
-def _read(
-    reader: openai_wire.OpenAIChunkReader, sse: SSEEvent, decoder: SSEDecoder
-) -> list[StreamEvent]:
+def _special(reader: openai_wire.OpenAIChunkReader, sse: SSEEvent) -> list[StreamEvent]:
+    """The events of ``[DONE]`` (the end) or of an ``error`` event."""
     if sse.event == "error":
         return reader.events({"error": sse.data})
     if sse.data == "[DONE]":
         return reader.finish()
-    try:
-        chunk = json.loads(sse.data)
-    except ValueError as exc:
-        raise StreamDecodeError(
-            f"an event's data is not JSON: {exc}", line=decoder.lines_seen, data=sse.data
-        ) from None
-    return reader.events(chunk)
+    return []  # another event type: not part of the answer
+
+
+def _not_json(exc: ValueError, sse: SSEEvent, decoder: SSEDecoder) -> StreamDecodeError:
+    return StreamDecodeError(
+        f"an event's data is not JSON: {exc}", line=decoder.lines_seen, data=sse.data
+    )

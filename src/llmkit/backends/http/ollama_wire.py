@@ -98,12 +98,22 @@ class OllamaChunkReader:
     :class:`~llmkit.errors.RemoteGenerationError`; ``url`` goes on the error.
     """
 
-    __slots__ = ("_chat", "chunks", "url")
+    __slots__ = ("_chat", "chunks", "done", "url")
 
     def __init__(self, *, chat: bool, url: str | None = None) -> None:
         self._chat = chat
         self.url = url
         self.chunks = 0
+        self.done = False
+
+    def read(self, chunks: list[Any]) -> list[StreamEvent]:
+        """The events of several response objects, in order (one call per network read)."""
+        if len(chunks) == 1:
+            return self.events(chunks[0])
+        events: list[StreamEvent] = []
+        for chunk in chunks:
+            events += self.events(chunk)
+        return events
 
     def events(self, chunk: Any) -> list[StreamEvent]:
         """The events one response object carries, in order (thinking, text, calls, done)."""
@@ -112,6 +122,13 @@ class OllamaChunkReader:
             raise StreamDecodeError(
                 "expected a JSON object from Ollama", line=self.chunks, data=repr(chunk)
             )
+        if self._chat:
+            message = chunk.get("message")
+            if message and not chunk.get("done") and len(message) == 2:
+                # The common chunk: {"role": "assistant", "content": "..."}, nothing else.
+                content = message.get("content")
+                if type(content) is str:
+                    return [TextDelta(text=content)] if content else []
         if "error" in chunk:
             raise RemoteGenerationError(f"the server reported: {chunk['error']}", url=self.url)
         events: list[StreamEvent] = []
@@ -135,6 +152,7 @@ class OllamaChunkReader:
             if text:
                 events.append(TextDelta(text=text))
         if chunk.get("done"):
+            self.done = True
             events.append(done_event(chunk))
         return events
 

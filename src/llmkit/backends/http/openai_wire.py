@@ -285,6 +285,19 @@ class OpenAIChunkReader:
             raise StreamDecodeError(
                 "expected a JSON object in the stream", line=self.chunks, data=repr(chunk)
             )
+        choices = chunk.get("choices")
+        if self._chat and choices and len(choices) == 1 and chunk.get("usage") is None:
+            # The common chunk: one choice whose delta is only text (and perhaps the role).
+            choice = choices[0]
+            delta = choice.get("delta")
+            if delta and choice.get("finish_reason") is None:
+                content = delta.get("content")
+                if type(content) is str and (
+                    len(delta) == 1 or (len(delta) == 2 and "role" in delta)
+                ):
+                    if self._model is None:
+                        self._model = chunk.get("model")
+                    return [TextDelta(text=content)] if content else []
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", error) if isinstance(error, dict) else error

@@ -1,0 +1,558 @@
+"""The in-process ctransformers backend (synchronous; async callers go through threads).
+
+A request travels as in the llama.cpp backend: options are split
+(``options.split_options``) into load, evaluation, sampling and request
+parameters; the model file is checked (``compat``) and loaded, or reused;
+the prompt is built (a chat template rendered in a sandbox, a Go template, or
+the raw prompt) and tokenized; tokens are evaluated and sampled one at a time
+through ctransformers' C functions, their bytes decoded without splitting
+characters, cut at stop sequences, and yielded as
+:class:`~llmkit.types.events.TextDelta`; a :class:`~llmkit.types.events.Done`
+with Ollama-style counts and durations ends the stream.  Closing the stream
+closes the generator, which stops generation.
+
+The C functions are called directly (through the handle of
+``ctransformers.LLM``) rather than through ``LLM.generate``: its tokenizer
+buffer is one int per character (too small for text that falls back to
+bytes), and its sampler re-seeds with the same seed before every token.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import mmap
+import os
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from llmkit._request import OptionsLike, coerce_options
+from llmkit.backends.base import ExclusiveModelLock
+from llmkit.chat_template import JinjaChatTemplate
+from llmkit.errors import (
+    GenerationError,
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    UnsupportedFeatureError,
+    UnsupportedOptionError,
+)
+from llmkit.models.registry import DEFAULT_MODEL
+from llmkit.models.store import ModelStore
+from llmkit.streaming.text import StopScanner, Utf8Pieces
+from llmkit.template import Template
+from llmkit.types.events import Done, StreamEvent, TextDelta
+from llmkit.types.messages import Message
+from llmkit.types.options import Options
+from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
+from llmkit.types.responses import EmbedResponse, Usage
+from llmkit_ctransformers.compat import Spelling, check_ggml, check_gguf, explain
+from llmkit_ctransformers.gguf_file import GgufFile, GgufFormatError, parse_gguf
+from llmkit_ctransformers.options import BACKEND, SplitOptions, option_stage, split_options
+
+__all__ = ["CTransformersBackend", "preflight"]
+
+_MAX_LOADED = 2
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def preflight(path: Path, model_type: str | None = None) -> GgufFile | None:
+    """Check that ctransformers 0.2.27 can load ``path``; its GGUF header if it is one.
+
+    Raises :class:`~llmkit.errors.ModelLoadError` with every reason it cannot,
+    and the suggestion to use the llama.cpp backend.
+    """
+    error: str | None = None
+    try:
+        with path.open("rb") as file:
+            if os.fstat(file.fileno()).st_size < 8:
+                raise ModelLoadError(explain(str(path), ["it is shorter than any model header"]))
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                if data[:4] != b"GGUF":
+                    problems = check_ggml(data[:8], model_type)
+                    if problems:
+                        raise ModelLoadError(explain(str(path), problems))
+                    return None
+                try:
+                    info = parse_gguf(data)
+                except GgufFormatError as exc:
+                    error = str(exc)  # raised below, once the map is closed
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read the model file {path}: {exc}") from exc
+    if error is not None:
+        raise ModelLoadError(explain(str(path), [f"it is not a readable GGUF file: {error}"]))
+    problems = check_gguf(info)
+    if problems:
+        raise ModelLoadError(explain(str(path), problems))
+    return info
+
+
+class _Loaded:
+    """A loaded model, what was learnt about it once, and the calls into its C library."""
+
+    def __init__(self, llm: Any, path: Path, info: GgufFile | None, load_ns: int) -> None:
+        self.llm = llm
+        self.path = path
+        self.info = info
+        self.load_ns = load_ns
+        self.lock = ExclusiveModelLock(f"the model {path.name}")
+        self.fresh = True
+        self.n_ctx = int(llm.context_length)
+        self.n_vocab = int(llm.vocab_size)
+        self.eos = int(llm.eos_token_id)
+        self.bos = int(llm.bos_token_id)
+        self._template: JinjaChatTemplate | None = None
+        self._template_for: str | None = None
+        if info is not None:
+            tokens = info.tokens()
+            model = info.get("tokenizer.ggml.model")
+            self.spelling: Spelling | None = Spelling(tokens, model)
+            add_bos = info.get("tokenizer.ggml.add_bos_token")
+            self.add_bos = bool(add_bos) if isinstance(add_bos, bool) else model == "llama"
+            self.template_source: str | None = info.get("tokenizer.chat_template")
+            self.bos_text = _token_text(tokens, self.bos)
+            self.eos_text = _token_text(tokens, self.eos)
+        else:  # a GGML file: gpt2-style vocabularies, no BOS, no template
+            self.spelling = None
+            self.add_bos = False
+            self.template_source = None
+            self.bos_text = ""
+            self.eos_text = bytes(llm.ctransformers_llm_detokenize(self.eos) or b"").decode(
+                "utf-8", "replace"
+            )
+
+    def template(self, override: str | None) -> JinjaChatTemplate | None:
+        source = override or self.template_source
+        if source is None:
+            return None
+        if self._template is None or self._template_for != source:
+            self._template = JinjaChatTemplate(
+                source, bos_token=self.bos_text, eos_token=self.eos_text
+            )
+            self._template_for = source
+        return self._template
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        bos = add_bos and self.add_bos
+        if self.bos_text and text.startswith(self.bos_text):
+            # The old tokenizers do not parse special tokens: the template's BOS is the id.
+            text, bos = text[len(self.bos_text) :], True
+        if self.spelling is not None and (char := self.spelling.unspellable(text)) is not None:
+            raise InvalidRequestError(
+                f"the text holds {char!r} (U+{ord(char):04X}), which the vocabulary of "
+                f"{self.path.name} cannot spell; ctransformers would crash on it",
+                fields=["messages"],
+            )
+        data = text.encode("utf-8")
+        buffer = (ctypes.c_int * (len(data) + 2))()
+        count = int(self.llm.ctransformers_llm_tokenize(data, bos, buffer))
+        return list(buffer[:count])
+
+    def piece(self, token: int) -> bytes:
+        return bytes(self.llm.ctransformers_llm_detokenize(token) or b"")
+
+    def evaluate(self, tokens: list[int], n_past: int, split: SplitOptions) -> None:
+        array = (ctypes.c_int * len(tokens))(*tokens)
+        batch = int(split.eval.get("batch_size", 512))
+        threads = int(split.eval.get("threads", -1))
+        if not self.llm.ctransformers_llm_batch_eval(array, len(tokens), n_past, batch, threads):
+            raise GenerationError(f"ctransformers failed to evaluate tokens of {self.path.name}")
+
+    def sample(self, history: list[int], split: SplitOptions, seed: int) -> int:
+        sample = split.sample
+        top_k = int(sample.get("top_k", 40)) or self.n_vocab
+        temperature = float(sample.get("temperature", 0.8))
+        if temperature <= 0:  # greedy; ctransformers would divide by zero
+            top_k, temperature = 1, 1.0
+        last_n = int(sample.get("last_n_tokens", 64))
+        recent = history[-self.n_ctx :] if last_n < 0 else (history[-last_n:] if last_n else [])
+        array = (ctypes.c_int * len(recent))(*recent)
+        return int(
+            self.llm.ctransformers_llm_sample(
+                array,
+                len(recent),
+                top_k,
+                float(sample.get("top_p", 0.9)),
+                temperature,
+                float(sample.get("repetition_penalty", 1.1)),
+                seed,
+            )
+        )
+
+    def is_eos(self, token: int) -> bool:
+        return bool(self.llm.ctransformers_llm_is_eos_token(token))
+
+    def embedding(self) -> list[float]:
+        size = int(self.llm.ctransformers_llm_embeddings_size())
+        data = self.llm.ctransformers_llm_embeddings_data()
+        return [float(data[i]) for i in range(size)]
+
+
+def _token_text(tokens: tuple[bytes, ...], token: int) -> str:
+    if 0 <= token < len(tokens):
+        return tokens[token].decode("utf-8", "replace")
+    return ""
+
+
+class CTransformersBackend:
+    """Runs GGUF (llama, falcon) and older GGML models in this process with ctransformers 0.2.27.
+
+    ``model`` is a path to a model file or a model-store name.  Every file is
+    checked before ctransformers sees it: one it cannot load raises
+    :class:`~llmkit.errors.ModelLoadError` saying why, and suggesting the
+    llama.cpp backend (today's GGUF files, SmolLM2 included, are such files).
+    ``model_type`` is needed for GGML files (``gpt2``, ``llama``, ``mpt``, ...);
+    GGUF files always go to ctransformers' llama.cpp.  ``options`` are this
+    backend's defaults; each request's options override them.
+    ``chat_template`` replaces the GGUF file's Jinja chat template and
+    ``go_template`` (an Ollama Go template, compiled or as text) replaces both.
+    ``lib`` picks ctransformers' library (``avx2``, ``avx``, ``basic``,
+    ``cuda`` or a path); by default it picks by CPU, or CUDA when ``num_gpu``
+    is set.
+    """
+
+    name: ClassVar[str] = BACKEND
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        model_type: str | None = None,
+        options: OptionsLike | None = None,
+        chat_template: str | None = None,
+        go_template: Template | str | None = None,
+        store: ModelStore | None = None,
+        pull: bool = True,
+        lib: str | None = None,
+    ) -> None:
+        self.store = store or ModelStore()
+        self._pull = pull
+        self.model_path = self.store.resolve(model, pull=pull)
+        self.model_name = model or DEFAULT_MODEL
+        self.model_type = model_type
+        self.options = coerce_options(options)
+        self.chat_template = chat_template
+        self.go_template = (
+            Template.from_go(go_template) if isinstance(go_template, str) else go_template
+        )
+        self.lib = lib
+        self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
+        self._loading = threading.Lock()
+
+    @classmethod
+    def from_target(cls, target: str, /, **kwargs: Any) -> CTransformersBackend:
+        """``ctransformers:PATH`` or ``ctransformers:NAME``; empty: the default model."""
+        return cls(target or None, **kwargs)
+
+    # -- the protocol ---------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        self._check_request(request)
+        for index, message in enumerate(request.messages):
+            if message.images:
+                raise UnsupportedFeatureError(
+                    f"messages.{index}.images", BACKEND, "no multimodal support"
+                )
+        split = self._split(request.options)
+        path, name = self._model_for(request.model)
+
+        def prompt(loaded: _Loaded) -> list[int]:
+            if self.go_template is not None:
+                text = self.go_template.render(request.messages, tools=request.tools)
+                return loaded.tokenize(text)
+            template = loaded.template(self.chat_template)
+            if template is None:
+                raise InvalidRequestError(
+                    f"the model {path.name} has no chat template; pass chat_template= to the "
+                    "backend, or use generate() with a prompt",
+                    fields=["messages"],
+                )
+            return loaded.tokenize(template.render(request.messages, tools=request.tools))
+
+        return self._run(path, name, split, prompt, keep_alive=request.keep_alive)
+
+    def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
+        self._check_request(request)
+        if request.images:
+            raise UnsupportedFeatureError("images", BACKEND, "no multimodal support")
+        go = Template.from_go(request.template, name="request") if request.template else None
+        go = go or self.go_template
+        if request.suffix is not None and go is None:
+            raise UnsupportedFeatureError(
+                "suffix", BACKEND, "fill-in-the-middle needs a Go template (go_template=)"
+            )
+        split = self._split(request.options)
+        path, name = self._model_for(request.model)
+
+        def prompt(loaded: _Loaded) -> list[int]:
+            context = list(request.context or [])
+            turns = [Message(role="user", content=request.prompt)]
+            if request.system:
+                turns.insert(0, Message(role="system", content=request.system))
+            if go is not None and not request.raw:
+                text = go.render(turns, prompt=request.prompt, suffix=request.suffix or "")
+                return context + loaded.tokenize(text, add_bos=not context)
+            template = None if request.raw else loaded.template(self.chat_template)
+            if template is None:
+                if request.system and not request.raw:
+                    raise UnsupportedFeatureError(
+                        "system", BACKEND, f"the model {path.name} has no chat template"
+                    )
+                return context + loaded.tokenize(request.prompt, add_bos=not context)
+            return context + loaded.tokenize(template.render(turns), add_bos=not context)
+
+        return self._run(
+            path, name, split, prompt, keep_alive=request.keep_alive, want_context=True
+        )
+
+    def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """The final hidden state of each input's last token, L2-normalised (GGUF models)."""
+        merged = self.options.merged(request.options) if self.options else request.options
+        for option in merged.given() if merged else {}:
+            if option_stage(option) != "load":
+                raise UnsupportedOptionError(option, BACKEND, "it has no effect on embeddings")
+        if request.dimensions is not None:
+            raise UnsupportedFeatureError(
+                "dimensions", BACKEND, "embeddings have the model's own size"
+            )
+        split = split_options(merged, with_defaults=False)
+        path, name = self._model_for(request.model)
+        loaded = self._load(path, split.load)
+        if loaded.info is None:
+            raise UnsupportedFeatureError(
+                "input", BACKEND, "ctransformers gives embeddings only for GGUF models"
+            )
+        inputs = [request.input] if isinstance(request.input, str) else list(request.input)
+        started = time.perf_counter_ns()
+        vectors: list[list[float]] = []
+        counts: list[int] = []
+        loaded.lock.acquire()
+        try:
+            for index, text in enumerate(inputs):
+                tokens = loaded.tokenize(text) or [loaded.bos]
+                if len(tokens) > loaded.n_ctx:
+                    if request.truncate is False:
+                        raise InvalidRequestError(
+                            f"input {index} is {len(tokens)} tokens, more than num_ctx="
+                            f"{loaded.n_ctx}",
+                            fields=["input"],
+                        )
+                    tokens = tokens[: loaded.n_ctx]
+                loaded.evaluate(tokens, 0, split)
+                vector = loaded.embedding()
+                norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+                vectors.append([x / norm for x in vector])
+                counts.append(len(tokens))
+        finally:
+            loaded.lock.release()
+        if _unload_now(request.keep_alive):
+            self._unload(loaded)
+        return EmbedResponse(
+            model=name,
+            embeddings=vectors,
+            total_duration=time.perf_counter_ns() - started,
+            load_duration=self._take_load_ns(loaded),
+            prompt_eval_count=sum(counts),
+        )
+
+    def close(self) -> None:
+        """Unload every model this backend loaded."""
+        with self._loading:
+            for loaded in self._loaded.values():
+                _free(loaded)
+            self._loaded.clear()
+
+    # -- internals ------------------------------------------------------------
+
+    @staticmethod
+    def _check_request(request: ChatRequest | GenerateRequest) -> None:
+        if request.think not in (None, False):
+            raise UnsupportedFeatureError("think", BACKEND, "thinking is not supported")
+        if request.format is not None:
+            raise UnsupportedFeatureError(
+                "format", BACKEND, "ctransformers has no grammar-constrained sampling"
+            )
+        if getattr(request, "shift", None):
+            raise UnsupportedFeatureError(
+                "shift", BACKEND, "ctransformers never shifts the context"
+            )
+        if request.truncate:
+            raise UnsupportedFeatureError(
+                "truncate", BACKEND, "prompts are never truncated silently"
+            )
+
+    def _split(self, options: Options | None) -> SplitOptions:
+        merged = self.options.merged(options) if self.options else options
+        return split_options(merged)
+
+    def _model_for(self, model: str | None) -> tuple[Path, str]:
+        if model is None or model == self.model_name:
+            return self.model_path, self.model_name
+        return self.store.resolve(model, pull=self._pull), model
+
+    def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
+        key = (str(path), *sorted(load.items()))
+        with self._loading:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            if not path.is_file():
+                raise ModelNotFoundError(f"model file not found: {path}", path=str(path))
+            info = preflight(path, self.model_type)
+            while len(self._loaded) >= _MAX_LOADED:
+                _, old = self._loaded.popitem(last=False)
+                _free(old)
+            from ctransformers import LLM  # imported on first load, never at import time
+            from ctransformers.llm import Config
+
+            started = time.perf_counter_ns()
+            config = Config(
+                context_length=int(load.get("context_length", -1)),
+                gpu_layers=int(load.get("gpu_layers", 0)),
+                mmap=bool(load.get("mmap", True)),
+                mlock=bool(load.get("mlock", False)),
+            )
+            try:
+                llm = LLM(str(path), self.model_type, config=config, lib=self.lib)
+            except OSError as exc:
+                hint = (
+                    "; the CUDA library needs pip install 'llmkit-ctransformers[cuda]' and an "
+                    "NVIDIA driver, or set num_gpu=0"
+                    if config.gpu_layers > 0
+                    else ""
+                )
+                raise ModelLoadError(
+                    f"ctransformers' native library could not be loaded: {exc}{hint}"
+                ) from exc
+            except (RuntimeError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"ctransformers could not load {path} ({exc}), although llmkit's check of "
+                    "the file found nothing wrong; the llama.cpp backend may load it: "
+                    f"backend='llamacpp:{path}'"
+                ) from exc
+            loaded = _Loaded(llm, path, info, time.perf_counter_ns() - started)
+            self._loaded[key] = loaded
+            return loaded
+
+    @staticmethod
+    def _take_load_ns(loaded: _Loaded) -> int:
+        if loaded.fresh:
+            loaded.fresh = False
+            return loaded.load_ns
+        return 0
+
+    def _unload(self, loaded: _Loaded) -> None:
+        with self._loading:
+            for key, value in list(self._loaded.items()):
+                if value is loaded:
+                    del self._loaded[key]
+            _free(loaded)
+
+    def _run(
+        self,
+        path: Path,
+        name: str,
+        split: SplitOptions,
+        build_prompt: Callable[[_Loaded], list[int]],
+        *,
+        keep_alive: str | float | None,
+        want_context: bool = False,
+    ) -> Iterator[StreamEvent]:
+        started = time.perf_counter_ns()
+        loaded = self._load(path, split.load)
+        load_ns = self._take_load_ns(loaded)
+        wanted_ctx = split.load.get("context_length")
+        if "num_ctx" in split.explicit and wanted_ctx and wanted_ctx > loaded.n_ctx:
+            raise UnsupportedOptionError(
+                "num_ctx",
+                BACKEND,
+                f"{path.name} is a GGML file, whose context is fixed at {loaded.n_ctx} tokens "
+                f"(got {wanted_ctx})",
+            )
+        loaded.lock.acquire()
+        try:
+            prompt = build_prompt(loaded)
+            n_ctx = loaded.n_ctx
+            if not prompt:
+                raise InvalidRequestError("the prompt is empty", fields=["prompt"])
+            if len(prompt) >= n_ctx:
+                raise InvalidRequestError(
+                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx}",
+                    fields=["options.num_ctx"],
+                )
+            room = n_ctx - len(prompt)
+            limit = room if split.num_predict < 0 else min(split.num_predict, room)
+            seeds = random.Random(split.seed) if split.seed is not None else random.Random()
+            history = list(prompt)
+            out: list[int] = []
+            scanner = StopScanner(split.stop)
+            pieces = Utf8Pieces()
+            reason = "length"
+            first_token_at: int | None = None
+            if limit > 0:
+                loaded.evaluate(prompt, 0, split)
+            while len(out) < limit:
+                token = loaded.sample(history, split, seeds.randrange(2**31))
+                if first_token_at is None:
+                    first_token_at = time.perf_counter_ns()
+                if loaded.is_eos(token):
+                    reason = "stop"
+                    break
+                out.append(token)
+                history.append(token)
+                text, stopped = scanner.feed(pieces.feed(loaded.piece(token)))
+                if text:
+                    yield TextDelta(text=text)
+                if stopped:
+                    reason = "stop"
+                    break
+                if len(out) < limit:
+                    loaded.evaluate([token], len(history) - 1, split)
+            if not scanner.stopped:
+                tail, _ = scanner.feed(pieces.flush())
+                tail += scanner.flush() if not scanner.stopped else ""
+                if tail:
+                    yield TextDelta(text=tail)
+            ended = time.perf_counter_ns()
+            first = first_token_at or ended
+            yield Done(
+                done_reason=reason,
+                model=name,
+                created_at=_now(),
+                context=history if want_context else None,
+                usage=Usage(
+                    total_duration=ended - started,
+                    load_duration=load_ns,
+                    prompt_eval_count=len(prompt),
+                    prompt_eval_duration=max(first - started - load_ns, 0),
+                    eval_count=len(out),
+                    eval_duration=ended - first,
+                ),
+            )
+        finally:
+            loaded.lock.release()
+            if _unload_now(keep_alive):
+                self._unload(loaded)
+
+
+def _unload_now(keep_alive: str | float | None) -> bool:
+    """``keep_alive`` 0 unloads after the request; any other value keeps the model until close()."""
+    return keep_alive is not None and str(keep_alive).strip() in {"0", "0.0", "0s", "0m", "0h"}
+
+
+def _free(loaded: _Loaded) -> None:
+    """Unload a model once no stream uses it (waits for one in another thread)."""
+    loaded.lock.acquire()
+    try:
+        loaded.llm = None  # ctransformers frees the native model when its LLM object goes
+    finally:
+        loaded.lock.release()

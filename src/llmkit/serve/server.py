@@ -1,0 +1,107 @@
+"""From backend strings to a running server: what ``llmkit serve`` does.
+
+:func:`build_app` decides what a set of backend strings serves:
+
+- only ``llamacpp`` backends naming store models (or none: the default): one
+  in-process backend per string (several are replicas, each with its own copy of
+  the model, spread by the router), offering every model in the local store
+  (:class:`~llmkit.serve.catalog.StoreCatalog`); ``/api/pull`` adds more.  The
+  first ``--model`` (else the backend string's model, else ``smollm2``) is the one
+  loaded by default.
+- ``llamacpp`` backends naming one GGUF file: that file, offered under ``--model``
+  or the file's stem.
+- anything else (``mock``, ``ollama://...``, ``openai://.../v1``, plug-ins): the
+  backends as given, spread by the router when there are several, offering the
+  ``--model`` names (each passed upstream as it is), or one model named after the
+  backend when none is given.
+
+:func:`run` serves the app with uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from llmkit.backends import parse_backend_spec, resolve_async_backend
+from llmkit.backends.base import AsyncBackend
+from llmkit.errors import BackendError
+from llmkit.models.registry import DEFAULT_MODEL
+from llmkit.models.store import ModelStore
+from llmkit.serve.app import create_app
+from llmkit.serve.catalog import FixedCatalog, ModelCatalog, StoreCatalog, gguf_model
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "build_app", "is_loopback", "run"]
+
+logger = logging.getLogger("llmkit.serve")
+
+DEFAULT_HOST = "127.0.0.1"
+#: Ollama's port, so that Ollama's clients find the server without being told.
+DEFAULT_PORT = 11434
+
+
+def _is_path(target: str) -> bool:
+    return target.lower().endswith(".gguf") or os.sep in target or target.startswith(("~", "."))
+
+
+def _in_process(
+    targets: list[str], models: Sequence[str], store: ModelStore
+) -> tuple[list[AsyncBackend], ModelCatalog]:
+    files = sorted({target for target in targets if _is_path(target)})
+    if files:
+        if len(files) > 1 or len(files) != len(set(targets)):
+            raise BackendError(
+                "llamacpp backends serving a GGUF file must all serve the same file; "
+                "put models in the store (llmkit pull) to serve several"
+            )
+        path = Path(files[0]).expanduser()
+        name = models[0] if models else path.stem
+        backends = [resolve_async_backend(f"llamacpp:{path}", store=store) for _ in targets]
+        return backends, FixedCatalog([gguf_model(name, path)])
+    default = (list(models) or [target for target in targets if target] or [DEFAULT_MODEL])[0]
+    for model in models:
+        store.resolve(model)  # a registry model is pulled; an unknown one is an error now
+    backends = [resolve_async_backend(f"llamacpp:{default}", store=store) for _ in targets]
+    return backends, StoreCatalog(store)
+
+
+def build_app(
+    specs: Sequence[str] = (),
+    *,
+    models: Sequence[str] = (),
+    api_key: str | None = None,
+    store: ModelStore | None = None,
+) -> Starlette:
+    """The app ``llmkit serve`` runs for these backend strings; see the module docstring."""
+    specs = list(specs) or ["llamacpp"]
+    parsed = [parse_backend_spec(spec) for spec in specs]
+    if all(scheme == "llamacpp" for scheme, _ in parsed):
+        backends, catalog = _in_process(
+            [target for _, target in parsed], models, store or ModelStore()
+        )
+        return create_app(backends, models=catalog, api_key=api_key)
+    if any(scheme == "llamacpp" for scheme, _ in parsed):
+        raise BackendError(
+            "the in-process llamacpp backend cannot share a router with other backends; "
+            "serve it alone, or put it behind its own llmkit serve"
+        )
+    resolved = [resolve_async_backend(spec) for spec in specs]
+    return create_app(resolved, models=list(models) or None, api_key=api_key)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def run(
+    app: Starlette, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info"
+) -> None:
+    """Serve ``app`` with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
