@@ -35,3 +35,19 @@ def test_not_installed_says_what_to_install():
 @pytest.mark.parametrize("cls", [errors.StreamInterruptedError])
 def test_partial_is_kept(cls):
     assert cls("cut", partial=None).partial is None
+
+
+def test_the_errors_page_shows_the_tree_and_every_class():
+    import re
+    from pathlib import Path
+
+    import llmkit.errors as errors
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    doc = errors.__doc__ or ""
+    tree = doc[doc.index("::\n\n") + 4 : doc.index("\n\nLower-level")]
+    tree = "\n".join(line[4:] for line in tree.splitlines())
+    assert f"```\n{tree}\n```" in page, "docs/errors.md's tree differs from errors.py's docstring"
+    for name in errors.__all__:
+        assert re.search(rf"^\| `{name}` \|", page, re.M), f"{name} is missing from the table"
+        assert name in tree, f"{name} is missing from the tree"

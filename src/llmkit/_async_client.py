@@ -56,6 +56,7 @@ class AsyncClient:
         format: Format | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
+        truncate: bool | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -70,6 +71,7 @@ class AsyncClient:
         format: Format | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
+        truncate: bool | None = ...,
         stream: Literal[True],
     ) -> AsyncStream[ChatResponse]: ...
 
@@ -83,9 +85,15 @@ class AsyncClient:
         format: Format | None = None,
         think: bool | ThinkLevel | None = None,
         keep_alive: str | float | None = None,
+        truncate: bool | None = None,
         stream: bool = False,
     ) -> ChatResponse | AsyncStream[ChatResponse]:
-        """Send messages (models or Ollama-shaped dicts); get the reply or an async stream."""
+        """Send messages (models or Ollama-shaped dicts); get the reply or an async stream.
+
+        ``truncate=False`` refuses a conversation longer than the context window
+        (:class:`~llmkit.errors.ContextWindowError`) instead of dropping its oldest
+        turns; by default they are dropped and listed in ``dropped_messages``.
+        """
         request = self._builder.chat(
             messages,
             model=model,
@@ -94,6 +102,7 @@ class AsyncClient:
             format=format,
             think=think,
             keep_alive=keep_alive,
+            truncate=truncate,
             stream=stream or None,
         )
         events = AsyncStream[ChatResponse](

@@ -52,6 +52,7 @@ class Client:
         format: Format | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
+        truncate: bool | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -66,6 +67,7 @@ class Client:
         format: Format | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
+        truncate: bool | None = ...,
         stream: Literal[True],
     ) -> Stream[ChatResponse]: ...
 
@@ -79,9 +81,15 @@ class Client:
         format: Format | None = None,
         think: bool | ThinkLevel | None = None,
         keep_alive: str | float | None = None,
+        truncate: bool | None = None,
         stream: bool = False,
     ) -> ChatResponse | Stream[ChatResponse]:
-        """Send messages (models or Ollama-shaped dicts); get the reply or a stream."""
+        """Send messages (models or Ollama-shaped dicts); get the reply or a stream.
+
+        ``truncate=False`` refuses a conversation longer than the context window
+        (:class:`~llmkit.errors.ContextWindowError`) instead of dropping its oldest
+        turns; by default they are dropped and listed in ``dropped_messages``.
+        """
         request = self._builder.chat(
             messages,
             model=model,
@@ -90,6 +98,7 @@ class Client:
             format=format,
             think=think,
             keep_alive=keep_alive,
+            truncate=truncate,
             stream=stream or None,
         )
         events = Stream[ChatResponse](

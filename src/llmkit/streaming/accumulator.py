@@ -65,7 +65,10 @@ class ChatAccumulator(_Accumulator):
             thinking=self.thinking,
             tool_calls=list(self.tool_calls) or None,
         )
-        return ChatResponse.model_validate({**self._common(), "message": message})
+        fields = self._common()
+        if self.done is not None and self.done.dropped_messages is not None:
+            fields["dropped_messages"] = self.done.dropped_messages
+        return ChatResponse.model_validate({**fields, "message": message})
 
 
 class GenerateAccumulator(_Accumulator):

@@ -49,6 +49,8 @@ class Done(_Event):
     created_at: str | None = None
     usage: Usage = Field(default_factory=Usage)
     context: list[int] | None = None
+    dropped_messages: list[int] | None = None
+    """Indexes of the request's messages dropped to fit ``num_ctx`` (``None``: none were)."""
 
 
 StreamEvent = Annotated[

@@ -49,6 +49,9 @@ class ChatResponse(_Timed):
     """An ``/api/chat`` response (or the final, accumulated one of a stream)."""
 
     message: Message
+    dropped_messages: list[int] | None = None
+    """Indexes of the request's messages dropped to fit ``num_ctx`` (llmkit's own field,
+    not Ollama's); ``None``, and so left out of ``exclude_none`` dumps, when none were."""
 
     @property
     def text(self) -> str:

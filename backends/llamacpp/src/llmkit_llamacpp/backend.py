@@ -18,16 +18,18 @@ import random
 import re
 import threading
 import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from llmkit._request import OptionsLike, coerce_options
 from llmkit.backends.base import ExclusiveModelLock
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import (
+    ContextWindowError,
     GenerationError,
     InvalidRequestError,
     ModelLoadError,
@@ -39,6 +41,7 @@ from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.template import Template
+from llmkit.tokens.context import ContextFit, ContextTruncatedWarning, fit_messages
 from llmkit.types.events import Done, StreamEvent, TextDelta
 from llmkit.types.messages import Message
 from llmkit.types.options import Options
@@ -153,10 +156,9 @@ class LlamaCppBackend:
         path, name = self._model_for(request.model)
         grammar = _grammar(request.format)
 
-        def prompt(loaded: _Loaded) -> list[int]:
+        def render(loaded: _Loaded, messages: list[Message]) -> str:
             if self.go_template is not None:
-                text = self.go_template.render(request.messages, tools=request.tools)
-                return _tokenize(loaded, text)
+                return self.go_template.render(messages, tools=request.tools)
             template = loaded.template(self.chat_template)
             if template is None:
                 raise InvalidRequestError(
@@ -164,8 +166,17 @@ class LlamaCppBackend:
                     "backend, or use generate() with a prompt",
                     fields=["messages"],
                 )
-            text = template.render(request.messages, tools=request.tools)
-            return _tokenize(loaded, text)
+            return template.render(messages, tools=request.tools)
+
+        def prompt(loaded: _Loaded) -> _Prompt:
+            # Ollama's rule: drop the oldest non-system messages until the prompt fits
+            # (one token is kept for the answer); what was dropped is reported.
+            return _fitted_prompt(
+                loaded,
+                request.messages,
+                lambda messages: render(loaded, messages),
+                truncate=request.truncate is not False,
+            )
 
         return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
 
@@ -280,9 +291,9 @@ class LlamaCppBackend:
             raise UnsupportedFeatureError(
                 "shift", BACKEND, "llama-cpp-python never shifts the context"
             )
-        if isinstance(request, ChatRequest | GenerateRequest) and request.truncate:
+        if isinstance(request, GenerateRequest) and request.truncate:
             raise UnsupportedFeatureError(
-                "truncate", BACKEND, "prompts are never truncated silently"
+                "truncate", BACKEND, "a generate prompt is never cut; chat() drops old messages"
             )
 
     def _split(
@@ -355,13 +366,20 @@ class LlamaCppBackend:
         tokens_out: list[int] = []
         generator = None
         try:
-            prompt = build_prompt(loaded)
+            built = build_prompt(loaded)
+            prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
             n_ctx = llm.n_ctx()
             if len(prompt) >= n_ctx:
-                raise InvalidRequestError(
-                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx}",
-                    fields=["options.num_ctx"],
+                raise ContextWindowError(
+                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
+                    "with room for one token of answer",
+                    prompt_tokens=len(prompt),
+                    num_ctx=n_ctx,
+                    reserved=1,
                 )
+            dropped = fit.dropped if fit is not None and fit.truncated else None
+            if fit is not None and fit.truncated:
+                warnings.warn(ContextTruncatedWarning(fit), stacklevel=2)
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
             llm.last_n_tokens_size = n_ctx if split.repeat_last_n < 0 else split.repeat_last_n
             llm.set_seed(split.seed if split.seed is not None else random.randrange(2**31))
@@ -400,6 +418,7 @@ class LlamaCppBackend:
                 model=name,
                 created_at=_now(),
                 context=(prompt + tokens_out) if want_context else None,
+                dropped_messages=dropped,
                 usage=Usage(
                     total_duration=ended - started,
                     load_duration=load_ns,
@@ -437,6 +456,35 @@ def _as_go_template(value: Template | str | os.PathLike[str] | None) -> Template
             return Template.from_modelfile(content)
         return Template.from_go(content, name=path.name)
     return Template.from_go(text)
+
+
+class _Prompt(NamedTuple):
+    """A chat prompt's tokens and the context fit that chose its messages."""
+
+    tokens: list[int]
+    fit: ContextFit
+
+
+def _fitted_prompt(
+    loaded: _Loaded,
+    messages: list[Message],
+    render: Callable[[list[Message]], str],
+    *,
+    truncate: bool,
+) -> _Prompt:
+    """Fit ``messages`` to the loaded model's ``n_ctx`` with its own tokenizer, keeping a
+    token for the answer; ``truncate=False`` drops nothing (ContextWindowError instead)."""
+    last: list[tuple[list[Message], list[int]]] = []
+
+    def count(candidate: list[Message]) -> int:
+        tokens = _tokenize(loaded, render(candidate))
+        last[:] = [(candidate, tokens)]
+        return len(tokens)
+
+    fit = fit_messages(messages, count, loaded.llm.n_ctx(), reserve=1, truncate=truncate)
+    if last and last[0][0] == fit.messages:  # the fit returns the candidate counted last
+        return _Prompt(last[0][1], fit)
+    return _Prompt(_tokenize(loaded, render(fit.messages)), fit)
 
 
 def _unload_now(keep_alive: str | float | None) -> bool:
