@@ -14,6 +14,7 @@ valid raises :class:`~llmkit.errors.StreamDecodeError` naming the line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from llmkit.errors import StreamDecodeError
 __all__ = ["NDJSONDecoder", "SSEDecoder", "SSEEvent"]
 
 _loads = orjson.loads
+_is_data_line = methodcaller("startswith", b"data: ")
 
 
 class _LineSplitter:
@@ -163,7 +165,20 @@ class SSEDecoder:
         rest = data[end + 2 :] + carry
         if rest:
             self._pending.append(rest)
-        return self._blocks(data[:end].split(b"\n\n"))
+        body = data[:end]
+        blocks = body.split(b"\n\n")
+        if (
+            not self._data
+            and body.count(b"\n") == 2 * (len(blocks) - 1)
+            and all(map(_is_data_line, blocks))
+        ):
+            # Every block is one "data: ..." line: what LLM servers send.
+            self.lines_seen += 2 * len(blocks)
+            self._event = ""
+            self._retry = None
+            ident = self._id
+            return [SSEEvent(b[6:].decode("utf-8", "replace"), "message", ident) for b in blocks]
+        return self._blocks(blocks)
 
     def finish(self) -> list[SSEEvent]:
         """Events left at the end of the body (a last event without its blank line)."""
