@@ -14,6 +14,7 @@ from llmkit.backends.mock import MockBackend
 from llmkit.client import AsyncClient, Client
 from llmkit.errors import (
     BackendError,
+    ContextWindowError,
     InvalidRequestError,
     LLMKitError,
     ModelNotFoundError,
@@ -22,6 +23,8 @@ from llmkit.errors import (
     UnsupportedOptionError,
 )
 from llmkit.stream import AsyncStream, Stream
+from llmkit.tokens import ContextFit, ContextTruncatedWarning, Tokenizer, fit_messages
+from llmkit.tools import FunctionTool, ToolResult, tool
 from llmkit.types import (
     ChatRequest,
     ChatResponse,
@@ -52,9 +55,13 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "Client",
+    "ContextFit",
+    "ContextTruncatedWarning",
+    "ContextWindowError",
     "Done",
     "EmbedRequest",
     "EmbedResponse",
+    "FunctionTool",
     "GenerateRequest",
     "GenerateResponse",
     "InvalidRequestError",
@@ -68,12 +75,16 @@ __all__ = [
     "StreamInterruptedError",
     "TextDelta",
     "ThinkingDelta",
+    "Tokenizer",
     "Tool",
     "ToolCall",
     "ToolCallEvent",
+    "ToolResult",
     "UnsupportedFeatureError",
     "UnsupportedOptionError",
     "Usage",
     "__version__",
     "errors",
+    "fit_messages",
+    "tool",
 ]

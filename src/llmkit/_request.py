@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from llmkit.errors import InvalidRequestError
+from llmkit.tools.functions import FunctionTool, as_tool
 from llmkit.types.messages import Message, Tool
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
@@ -15,7 +16,9 @@ from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 __all__ = ["MessageLike", "OptionsLike", "RequestBuilder", "ToolLike"]
 
 MessageLike = Message | Mapping[str, Any]
-ToolLike = Tool | Mapping[str, Any]
+ToolLike = Tool | Mapping[str, Any] | FunctionTool[..., Any] | type[BaseModel] | Callable[..., Any]
+"""A tool in any form: a ``Tool`` or its dict, a ``@tool`` object, a function, a pydantic
+model class, or a JSON-schema / function-declaration dict (see ``llmkit.tools.as_tool``)."""
 OptionsLike = Options | Mapping[str, Any]
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -30,6 +33,20 @@ def _validate(cls: type[RequestT], data: dict[str, Any]) -> RequestT:
 
 def _dump(value: BaseModel | Mapping[str, Any]) -> Any:
     return value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else dict(value)
+
+
+def _tool_data(tool: ToolLike, index: int) -> Any:
+    """One entry of ``tools=[...]`` in the request's JSON shape; errors name ``tools.N``."""
+    if isinstance(tool, Tool) or (isinstance(tool, Mapping) and "function" in tool):
+        return _dump(tool)  # already the wire shape: ChatRequest validates it
+    try:
+        return as_tool(tool).to_tool().model_dump(exclude_unset=True)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(
+            f"tools.{index}: {exc}",
+            fields=[f"tools.{index}", *(f"tools.{index}.{f}" for f in exc.fields)],
+            errors=exc.errors,
+        ) from exc
 
 
 def coerce_options(options: OptionsLike | None) -> Options | None:
@@ -81,7 +98,7 @@ class RequestBuilder:
         data = self._common(model, options, fields)
         data["messages"] = [_dump(m) for m in messages or []]
         if tools is not None:
-            data["tools"] = [_dump(t) for t in tools]
+            data["tools"] = [_tool_data(t, i) for i, t in enumerate(tools)]
         return _validate(ChatRequest, data)
 
     def generate(

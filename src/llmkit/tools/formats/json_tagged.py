@@ -1,0 +1,197 @@
+"""Calls written as JSON objects after a tag (pure): Hermes/Qwen ``<tool_call>``,
+Nemotron ``<toolcall>``, Granite and Phi-4 ``<|tool_call|>``, Firefunction
+``functools[``, Command-R ``Action: ```json``, Llama 3.x JSON, and the formats derived
+from Ollama templates.
+
+A block holds one or more call objects, or lists of them, separated by whitespace,
+``,`` or ``;`` (or nothing: Ollama's mistral, firefunction and command-r templates
+write objects back to back). A call object has a string name (``name``; Command-R:
+``tool_name``) and its arguments under ``arguments``, else ``parameters``: an object,
+or a string holding one.
+"""
+
+from __future__ import annotations
+
+from llmkit.tools.formats.base import (
+    AFTER,
+    BEFORE,
+    BlockBase,
+    BlockHost,
+    CallShape,
+    Failure,
+    Opener,
+    ToolCallFormat,
+    decode_json,
+    interpret_call,
+)
+from llmkit.tools.scan import JsonScanner
+from llmkit.tools.tags import MAX_GAP, NEED_MORE
+
+__all__ = [
+    "COMMAND_R",
+    "FIREFUNCTION",
+    "GRANITE",
+    "HERMES",
+    "LLAMA3_JSON",
+    "NEMOTRON",
+    "PHI4",
+    "JsonBlock",
+]
+
+
+class JsonBlock(BlockBase):
+    """Reads a block of JSON call objects, streaming each call's arguments."""
+
+    def __init__(self, host: BlockHost, opener: Opener, tag_raw: str) -> None:
+        super().__init__(host, opener, tag_raw)
+        self._shape = opener.shape
+        self._in_opener_list = opener.elements
+        self._in_item_list = False
+        self._list_items = 0
+        self._scanner: JsonScanner | None = None
+        self._streamed = 0
+        self._announced = False
+
+    # -- between values ---------------------------------------------------------------
+
+    def _before(self, text: str, pos: int) -> int:
+        char = text[pos]
+        in_list = self._in_opener_list or self._in_item_list
+        if char == "{":
+            self._start_value()
+            self._scanner = JsonScanner(
+                name_keys=self._shape.name_keys, args_keys=self._shape.args_keys
+            )
+            self._streamed = 0
+            self._announced = False
+            self._list_items += 1
+            return pos
+        if char == "[" and not in_list:
+            # A list of calls only if an object (or its end) follows: "[TOOL_CALLS]" after
+            # a block, or "[1]", is not one.
+            j = pos + 1
+            while j < len(text) and j - pos <= MAX_GAP and text[j] in " \t\n\r":
+                j += 1
+            if j == len(text) and j - pos <= MAX_GAP:
+                return NEED_MORE
+            if j < len(text) and text[j] in "{]":
+                self._in_item_list = True
+                self._list_items = 0
+                self._gap.append("[")
+                return pos + 1
+        if char == "]" and in_list:
+            if not self._list_items:
+                return self._fail(Failure("empty", "the list of calls is empty"), text, pos)
+            self._state = AFTER  # a trailing comma: the list ends here
+            return pos
+        if not self._calls:
+            return self._fail(
+                Failure("invalid_json", f"expected a JSON object, found {char!r}"), text, pos
+            )
+        self._end()
+        return pos
+
+    def _after_char(self, text: str, pos: int) -> int | None:
+        char = text[pos]
+        if char in ",;":
+            self._gap.append(char)
+            self._state = BEFORE
+            return pos + 1
+        if char == "{" or (char == "[" and not (self._in_opener_list or self._in_item_list)):
+            self._state = BEFORE
+            return pos
+        if char == "]" and self._in_item_list:
+            self._attach("]")
+            self._in_item_list = False
+            return pos + 1
+        return None
+
+    def _silent(self) -> bool:
+        opener = self._opener
+        return (
+            opener.position_bound
+            and not self._calls
+            and len("".join(opener.pieces)) <= 1
+            and (self._scanner is None or not self._scanner.keys_seen)
+        )
+
+    # -- inside a value ---------------------------------------------------------------
+
+    def _value_feed(self, text: str, pos: int) -> int:
+        scanner = self._scanner
+        assert scanner is not None
+        before = scanner.consumed
+        new = scanner.feed(text, pos)
+        if new > pos:
+            self._value.append(text[pos:new])
+        start = scanner.args_start
+        if start is not None or (not self._announced and scanner.name is not None):
+            # Report the call's start, and the part of its arguments this piece holds.
+            if not self._announced:
+                self._announced = True
+                self._host.start_call(scanner.name)
+            if start is not None:
+                end = scanner.args_end if scanner.args_end is not None else scanner.consumed
+                low = max(start, self._streamed, before)
+                if low < end:
+                    self._host.arguments_delta(text[pos + low - before : pos + end - before])
+                    self._streamed = end
+        if scanner.error is not None:  # after the report above, so that no cut changes it
+            return self._fail(Failure("invalid_json", f"not JSON: {scanner.error}"), text, new)
+        if not scanner.done:
+            return new
+        raw = "".join(self._value)
+        decoded = decode_json(raw)
+        parts = decoded if isinstance(decoded, Failure) else interpret_call(decoded, self._shape)
+        if isinstance(parts, Failure):
+            return self._fail(parts, text, new)
+        self._host.start_call(parts.name)
+        self._value_complete(parts, raw)
+        return new
+
+
+_COMMAND_R = CallShape(name_keys=("tool_name",), id_keys=("tool_call_id",))
+
+HERMES = ToolCallFormat("hermes", (Opener(("<tool_call>",), ("</tool_call>",)),))
+"""Hermes 2/3, Qwen 2.5/3: ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``."""
+
+NEMOTRON = ToolCallFormat(
+    "nemotron",
+    (
+        Opener(("<toolcall>",), ("</toolcall>",)),
+        Opener(("<TOOLCALL>",), ("</TOOLCALL>",)),
+    ),
+)
+"""Nemotron: ``<toolcall> {...} </toolcall>`` (Ollama's template) or
+``<TOOLCALL>[...]</TOOLCALL>``."""
+
+GRANITE = ToolCallFormat("granite", (Opener(("<|tool_call|>",)),))
+"""Granite 3.x: ``<|tool_call|>[{"name": ..., "arguments": ...}]``, no closing tag."""
+
+PHI4 = ToolCallFormat(
+    "phi4",
+    (Opener(("<|tool_call|>",), ("<|/tool_call|>",)), Opener(("functools", "["), ("]",))),
+)
+"""Phi-4-mini: ``<|tool_call|>[...]<|/tool_call|>`` (its model card), or ``functools[...]``
+(the Firefunction-style prompt vLLM and SGLang give it)."""
+
+FIREFUNCTION = ToolCallFormat("firefunction", (Opener(("functools", "["), ("]",)),))
+"""Firefunction v2: ``functools[{"name": ..., "arguments": ...}, ...]``."""
+
+COMMAND_R = ToolCallFormat(
+    "command_r",
+    (
+        Opener(("Action:", "```json", "["), ("]", "```"), shape=_COMMAND_R),
+        Opener(("Action:", "```", "["), ("]", "```"), shape=_COMMAND_R),
+        Opener(("<|START_ACTION|>",), ("<|END_ACTION|>",), shape=_COMMAND_R),
+    ),
+)
+"""Command-R/R+: ``Action: ```json [{"tool_name": ..., "parameters": ...}] ````; Command R7B:
+``<|START_ACTION|>[...]<|END_ACTION|>``."""
+
+LLAMA3_JSON = ToolCallFormat(
+    "llama3_json",
+    (Opener((), position_bound=True), Opener(("<|python_tag|>",))),
+)
+"""Llama 3.1-3.3: ``{"name": ..., "parameters": ...}`` at the start of the output (several
+separated by ``;``, or a list of them), or after ``<|python_tag|>`` anywhere."""

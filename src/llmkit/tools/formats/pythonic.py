@@ -1,0 +1,217 @@
+"""Calls written as a Python list (pure): ``[get_weather(city="Paris"), get_time()]``.
+
+Llama 3.2 and Llama 4 write their calls this way at the start of the output (Llama 4
+also between ``<|python_start|>`` and ``<|python_end|>``). Arguments are keyword
+arguments whose values are Python literals (``True``, ``None``, tuples, ...) or JSON's
+``true`` / ``false`` / ``null``; they are decoded with :mod:`ast`, never evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import tokenize
+from typing import Any
+
+from llmkit.tools.formats.base import (
+    BlockBase,
+    BlockHost,
+    CallParts,
+    Failure,
+    Opener,
+    ToolCallFormat,
+)
+from llmkit.tools.scan import PythonListScanner
+
+__all__ = ["PYTHONIC", "PythonicBlock", "parse_call_list"]
+
+_JSON_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else None
+    return None
+
+
+def _literal(node: ast.expr) -> Any:
+    """A keyword argument's value as JSON data, read off the syntax tree (nothing runs):
+    Python literals (tuples become lists) and JSON's ``true`` / ``false`` / ``null``."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        raise _NotJson(f"a {type(value).__name__} has no JSON form")
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(item) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        result: dict[str, Any] = {}
+        for key_node, value_node in zip(node.keys, node.values, strict=True):
+            key = _literal(key_node) if key_node is not None else None
+            if not isinstance(key, str):
+                raise _NotJson("a dict with keys that are not strings")
+            result[key] = _literal(value_node)
+        return result
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub | ast.UAdd)
+        and isinstance(node.operand, ast.Constant)
+    ):
+        number = node.operand.value
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            return -number if isinstance(node.op, ast.USub) else number
+    if isinstance(node, ast.Name) and node.id in _JSON_NAMES:
+        return _JSON_NAMES[node.id]
+    raise _NotJson(f"{type(node).__name__} is not a literal")
+
+
+_RENAMED = "__llmkit_keyword_"
+
+
+def _rename_keyword_arguments(source: str) -> str | None:
+    """``f(from="SFO")`` is no Python, but a model writes it for a parameter named
+    ``from``: such keyword arguments are renamed (outside strings), or ``None`` if there
+    are none or the text does not tokenize."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE)]
+    renamed = False
+    rewritten: list[tuple[int, str]] = []
+    for number, token in enumerate(significant):
+        text = token.string
+        if (
+            token.type == tokenize.NAME
+            and keyword.iskeyword(text)
+            and 0 < number < len(significant) - 1
+            and significant[number - 1].string in ("(", ",")
+            and significant[number + 1].string == "="
+        ):
+            text = _RENAMED + text
+            renamed = True
+        rewritten.append((token.type, text))
+    return tokenize.untokenize(rewritten) if renamed else None
+
+
+def _parse(source: str) -> ast.Expression | Failure:
+    try:
+        return ast.parse(source, mode="eval")
+    except SyntaxError as error:
+        renamed = _rename_keyword_arguments(source)
+        if renamed is not None:
+            retry = _parse(renamed)
+            if not isinstance(retry, Failure):
+                return retry
+        return Failure("invalid_python", f"not a Python call list: {error.msg}")
+    except (ValueError, RecursionError, MemoryError) as error:
+        return Failure("invalid_python", f"not a Python call list: {error}")
+
+
+def parse_call_list(source: str) -> list[CallParts] | Failure:
+    """The calls of a Python list of calls, or why it is not one."""
+    tree = _parse(source)
+    if isinstance(tree, Failure):
+        return tree
+    if not isinstance(tree.body, ast.List):
+        return Failure("not_a_call", "the calls must be a Python list")
+    calls: list[CallParts] = []
+    for number, element in enumerate(tree.body.elts):
+        if not isinstance(element, ast.Call):
+            return Failure("not_a_call", f"item {number} of the list is not a call")
+        name = _dotted(element.func)
+        if name is None:
+            return Failure("missing_name", f"call {number} is not to a plain function name")
+        if element.args:
+            return Failure(
+                "invalid_arguments", f"{name}() has positional arguments; only keywords are named"
+            )
+        arguments: dict[str, Any] = {}
+        for kwarg in element.keywords:
+            if kwarg.arg is None:
+                return Failure("invalid_arguments", f"{name}() unpacks arguments with **")
+            key = kwarg.arg.removeprefix(_RENAMED)
+            try:
+                arguments[key] = _literal(kwarg.value)
+            except (ValueError, RecursionError) as error:
+                return Failure("invalid_arguments", f"{name}({key}=...) is not a literal: {error}")
+        calls.append(CallParts(name, arguments))
+    return calls
+
+
+class PythonicBlock(BlockBase):
+    """Reads one Python list of calls."""
+
+    def __init__(self, host: BlockHost, opener: Opener, tag_raw: str) -> None:
+        super().__init__(host, opener, tag_raw)
+        self._scanner: PythonListScanner | None = None
+
+    def _before(self, text: str, pos: int) -> int:
+        char = text[pos]
+        if char == "[" and not self._calls:
+            self._start_value()
+            self._scanner = PythonListScanner()
+            return pos
+        if not self._calls:
+            return self._fail(Failure("invalid_python", f"expected '[', found {char!r}"), text, pos)
+        self._end()
+        return pos
+
+    def _silent(self) -> bool:
+        return (
+            self._opener.position_bound
+            and not self._calls
+            and (self._scanner is None or not self._scanner.looks_like_calls)
+        )
+
+    def _value_feed(self, text: str, pos: int) -> int:
+        scanner = self._scanner
+        assert scanner is not None
+        new = scanner.feed(text, pos)
+        if new > pos:
+            self._value.append(text[pos:new])
+        if scanner.error is not None:
+            return self._fail(Failure("invalid_python", scanner.error), text, new)
+        if not scanner.done:
+            return new
+        raw = "".join(self._value)
+        calls = parse_call_list(raw)
+        if isinstance(calls, Failure):
+            return self._fail(calls, text, new)
+        if not calls:
+            return self._fail(Failure("empty", "the list of calls is empty"), text, new)
+        count = len(calls)
+        commas = scanner.commas
+        if len(commas) in (count - 1, count):
+            bounds = [0, *commas[: count - 1], len(raw)]
+        else:  # cannot happen with a list ast accepted; keep the text whole
+            bounds = [0, *([len(raw)] * count)]
+        pieces = [raw[bounds[i] : bounds[i + 1]] for i in range(count)]
+        for number, parts in enumerate(calls[:-1]):
+            self._host.start_call(parts.name)
+            prefix = "".join(self._value_prefix) if number == 0 else ""
+            self._host.complete_call(parts, prefix + pieces[number])
+        if count > 1:
+            self._value_prefix = []
+        self._host.start_call(calls[-1].name)
+        self._value_complete(calls[-1], pieces[-1])
+        return new
+
+
+PYTHONIC = ToolCallFormat(
+    "pythonic",
+    (
+        Opener((), payload="python", position_bound=True),
+        Opener(("<|python_start|>",), ("<|python_end|>",), payload="python"),
+    ),
+)
+"""Llama 3.2 / 4: ``[get_weather(city="Paris")]`` at the start of the output, or inside
+``<|python_start|>`` ... ``<|python_end|>`` anywhere."""

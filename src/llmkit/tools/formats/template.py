@@ -1,0 +1,205 @@
+"""A tool-call format derived from an Ollama chat template (pure).
+
+The opening tag is Ollama's (:attr:`llmkit.template.Template.tool_call_tag`). The rest
+is learnt by rendering the template: a conversation whose assistant turn holds two
+probe calls, and the same conversation with a plain answer instead. Around the first
+probe call object the rendering shows
+
+* what the template writes between the tag and the first object (xLAM's
+  ``{"tool_calls": [``), which becomes part of the opener;
+* the key that holds the name (``name``; command-r: ``tool_name``) and the arguments;
+* whether both calls share one block, and the closing markup after the last object
+  (``</tool_call>``, ``]``, ``]`` and a fence, ``]}``): the text up to where the two renderings
+  agree again, or up to the next tag when each call has its own block.
+
+The derived parser is then run over the probe rendering; if it does not read back the
+probe calls exactly, the format falls back to Ollama's rule (the tag, then JSON).
+When the prompt itself ends with the tag (xLAM's ``### Response:``) the model's output
+starts inside the block, so the opener is bound to the start of the output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from llmkit.errors import LLMKitError
+from llmkit.tools.events import ToolCallComplete
+from llmkit.tools.formats.base import CallShape, Opener, ToolCallFormat
+
+if TYPE_CHECKING:
+    from llmkit.template import Template
+
+__all__ = ["format_for_template", "tag_pieces"]
+
+_PROBES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("llmkit_probe_first", {"llmkit_probe_key": "llmkit probe value one"}),
+    ("llmkit_probe_second", {"llmkit_probe_key": "llmkit probe value two"}),
+)
+_PROBE_TEXT = "llmkit_probe_answer_zq"
+_QUESTION = {"role": "user", "content": "llmkit probe question"}
+_FOLLOW_UP = {"role": "user", "content": "llmkit probe follow-up"}
+_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": "probe",
+            "parameters": {
+                "type": "object",
+                "properties": {"llmkit_probe_key": {"type": "string", "description": "probe"}},
+                "required": ["llmkit_probe_key"],
+            },
+        },
+    }
+    for name, _ in _PROBES
+]
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+_MAX_TRIES = 16
+
+_CACHE: WeakKeyDictionary[Template, ToolCallFormat] = WeakKeyDictionary()
+
+
+def tag_pieces(tag: str) -> tuple[str, ...]:
+    """An Ollama tag as opener pieces: split at whitespace, with a list-opening ``[``
+    made its own piece (``functools[`` -> ``functools``, ``[``)."""
+    pieces = tag.split()
+    if pieces and len(pieces[-1]) > 1 and pieces[-1].endswith("["):
+        pieces[-1:] = [pieces[-1][:-1], "["]
+    return tuple(pieces)
+
+
+def fallback_format(tag: str) -> ToolCallFormat:
+    """Ollama's rule alone: JSON calls after the tag (at the start when the tag is a bracket)."""
+    if tag == "{":
+        return ToolCallFormat("template", (Opener((), position_bound=True),))
+    pieces = tag_pieces(tag) or ("{",)
+    close = ("]",) if pieces[-1] == "[" else ()
+    return ToolCallFormat("template", (Opener(pieces, close, position_bound=tag == "["),))
+
+
+def format_for_template(template: Template) -> ToolCallFormat:
+    """The format ``template`` renders its tool calls in (cached per template)."""
+    cached = _CACHE.get(template)
+    if cached is None:
+        cached = _derive(template) or fallback_format(template.tool_call_tag)
+        _CACHE[template] = cached
+    return cached
+
+
+def _render(template: Template, assistant: dict[str, Any]) -> str:
+    return template.render([_QUESTION, assistant, _FOLLOW_UP], tools=_TOOLS)
+
+
+def _common_suffix(one: str, other: str) -> int:
+    """How many characters the two texts share at their ends."""
+    length = 0
+    for a, b in zip(reversed(one), reversed(other), strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
+
+
+def _decode_at(text: str, index: int) -> tuple[Any, int] | None:
+    try:
+        return json.JSONDecoder(strict=False).raw_decode(text, index)
+    except ValueError:
+        return None
+
+
+def _first_call(text: str) -> tuple[int, dict[str, Any], int] | None:
+    """Start, value and end of the object holding the first probe call's name and
+    arguments (the name also appears where the template lists the tools)."""
+    name, arguments = _PROBES[0]
+    quoted = json.dumps(name)
+    found = text.find(quoted)
+    while found >= 0:
+        at = found
+        for _ in range(_MAX_TRIES):
+            at = text.rfind("{", 0, at)
+            if at < 0:
+                break
+            decoded = _decode_at(text, at)
+            if decoded and isinstance(decoded[0], dict) and name in decoded[0].values():
+                if arguments in decoded[0].values():
+                    return at, decoded[0], decoded[1]
+                break
+        found = text.find(quoted, found + len(quoted))
+    return None
+
+
+def _following_calls(text: str, pos: int) -> tuple[int, int]:
+    """After the first call object: how many more objects follow in the same block, and
+    where the last one ends."""
+    count, end = 0, pos
+    while True:
+        i = end
+        while i < len(text) and text[i] in " \t\r\n,;":
+            i += 1
+        decoded = _decode_at(text, i) if text.startswith("{", i) else None
+        if not decoded or not isinstance(decoded[0], dict):
+            return count, end
+        count, end = count + 1, decoded[1]
+
+
+def _derive(template: Template) -> ToolCallFormat | None:
+    tag = template.tool_call_tag
+    calls = [{"function": {"name": name, "arguments": args}} for name, args in _PROBES]
+    try:
+        with_calls = _render(template, {"role": "assistant", "tool_calls": calls})
+        with_text = _render(template, {"role": "assistant", "content": _PROBE_TEXT})
+        prompt = template.render([_QUESTION], tools=_TOOLS)
+    except LLMKitError:
+        return None
+    found = _first_call(with_calls)
+    if found is None:
+        return None
+    start, first, end = found
+    name_key = next(key for key, value in first.items() if value == _PROBES[0][0])
+    args_key = next((key for key, value in first.items() if value == _PROBES[0][1]), None)
+    if args_key is None:
+        return None
+    more, calls_end = _following_calls(with_calls, end)
+    turn_end = max(calls_end, len(with_calls) - _common_suffix(with_calls, with_text))
+
+    if tag in ("{", "["):
+        bound = True
+        region = start if tag == "{" else with_calls.rfind("[", 0, start)
+        tag_end = region + len(tag) if tag == "[" else region
+        pieces: tuple[str, ...] = (tag,) if tag == "[" else ()
+    else:
+        region = with_calls.rfind(tag, 0, start)
+        if region < 0:
+            return None
+        tag_end = region + len(tag)
+        bound = prompt.rstrip().endswith(tag.rstrip())
+        pieces = () if bound else tag_pieces(tag)
+        if bound:
+            region = tag_end
+    pieces += tuple(_TOKENS.findall(with_calls[tag_end:start]))
+    stop = turn_end
+    if not more:
+        next_block = with_calls.find(tag, calls_end) if tag not in ("{", "[") else -1
+        stop = next_block if next_block >= 0 else turn_end
+    close = tuple(_TOKENS.findall(with_calls[calls_end:stop]))
+    args_keys: tuple[str, ...] = ("arguments", "parameters")
+    if args_key not in args_keys:
+        args_keys = (args_key, *args_keys)
+    shape = CallShape(name_keys=(name_key,), args_keys=args_keys)
+    derived = ToolCallFormat(
+        "template", (Opener(pieces, close, position_bound=bound, shape=shape),)
+    )
+    return derived if _reads_back(derived, with_calls[region:turn_end]) else None
+
+
+def _reads_back(fmt: ToolCallFormat, rendered: str) -> bool:
+    """Whether ``fmt`` reads exactly the probe calls back from their rendering."""
+    from llmkit.tools.parser import ToolCallParser
+
+    parser = ToolCallParser(fmt, id_factory=lambda index: str(index))
+    events = [*parser.feed(rendered), *parser.finish()]
+    got = [(e.name, e.arguments) for e in events if isinstance(e, ToolCallComplete)]
+    return got == [(name, args) for name, args in _PROBES]
