@@ -277,3 +277,83 @@ def test_openai_tool_history_round_trips(fault_server):
     assert ours.body == theirs.body
     assert reply.text == "Sunny."
     assert reply.eval_count == 2
+
+
+PROGRESS = ndjson(
+    {"status": "pulling manifest"},
+    {"status": "downloading", "digest": "sha256:ab", "total": 100, "completed": 50},
+    {"status": "success"},
+)
+
+
+def test_model_management_bodies_match_the_official_client(fault_server):
+    official = ollama.Client(host=fault_server.url)
+    mine = OllamaBackend(fault_server.url)
+    pairs = [
+        (
+            lambda: list(official.pull("m", stream=True)),
+            lambda: list(mine.pull("m")),
+            Reply(pieces=PROGRESS, content_type="application/x-ndjson"),
+        ),
+        (
+            lambda: list(official.push("me/m", stream=True)),
+            lambda: list(mine.push("me/m")),
+            Reply(pieces=PROGRESS, content_type="application/x-ndjson"),
+        ),
+        (
+            lambda: list(
+                official.create(
+                    model="m2",
+                    from_="m",
+                    system="Be brief.",
+                    parameters={"temperature": 0.1},
+                    stream=True,
+                )
+            ),
+            lambda: list(
+                mine.create("m2", from_="m", system="Be brief.", parameters={"temperature": 0.1})
+            ),
+            Reply(pieces=PROGRESS, content_type="application/x-ndjson"),
+        ),
+        (lambda: official.copy("m", "m3"), lambda: mine.copy("m", "m3"), Reply(body="")),
+        (lambda: official.delete("m3"), lambda: mine.delete("m3"), Reply(body="")),
+    ]
+    for theirs, ours, reply in pairs:
+        fault_server.script(reply, reply)
+        their_result = theirs()
+        our_result = ours()
+        first, second = fault_server.received
+        assert (second.method, second.path, second.body) == (first.method, first.path, first.body)
+        if isinstance(our_result, list):
+            assert [p.status for p in our_result] == [p.status for p in their_result]
+            assert our_result[1].completed == 50 and our_result[1].total == 100
+    mine.close()
+
+
+def test_progress_error_line_is_a_typed_error(fault_server):
+    from llmkit.errors import RemoteError
+
+    fault_server.script(
+        Reply(
+            pieces=ndjson(
+                {"status": "pulling manifest"},
+                {"error": "pull model manifest: file does not exist"},
+            )
+        )
+    )
+    with pytest.raises(RemoteError, match="file does not exist"):
+        list(OllamaBackend(fault_server.url).pull("nope"))
+
+
+def test_a_shared_connection_pool(fault_server):
+    import httpx
+
+    fault_server.default = Reply(body={"version": "0.9.0"})
+    shared = httpx.Client()
+    first = OllamaBackend(fault_server.url, http_client=shared)
+    second = OllamaBackend(fault_server.url, http_client=shared)
+    assert first.version().version == second.version().version == "0.9.0"
+    first.close()  # the caller owns the pool: closing a backend leaves it open
+    assert second.version().version == "0.9.0"
+    assert not shared.is_closed
+    shared.close()
