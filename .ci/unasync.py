@@ -77,6 +77,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
     (r"\bawait anext\(", "next("),
+    (r"\baiter\(", "iter("),
+    (r"\bAsyncIterable\b", "Iterable"),
     (r"\bawait ", ""),
     (r"\bAsyncClient\b", "Client"),
     (r"\bAsyncStream\b", "Stream"),

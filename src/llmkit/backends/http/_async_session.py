@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -159,7 +159,9 @@ class AsyncHTTPSession:
         async for attempt in self._retrying(deadline):
             with attempt:
                 response = await self._send(method, url, body, deadline)
-                pieces = response.aiter_raw()
+                # The transport's byte stream itself: what aiter_raw() wraps, one layer less
+                # per network read (httpx maps httpcore's errors to its own inside it).
+                pieces = aiter(cast(AsyncIterable[bytes], response.stream))
                 try:
                     first = await anext(pieces, None)
                 except httpx.HTTPError as exc:
@@ -169,15 +171,13 @@ class AsyncHTTPSession:
         try:
             if first:
                 yield first
-            while True:
-                self._check_deadline(deadline, url)
-                try:
-                    piece = await anext(pieces, None)
-                except httpx.HTTPError as exc:
-                    raise transport_error(exc, url) from exc
-                if piece is None:
-                    return
-                yield piece
+            try:
+                async for piece in pieces:
+                    if deadline is not None and time.monotonic() > deadline:
+                        self._check_deadline(deadline, url)
+                    yield piece
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, url) from exc
         finally:
             await response.aclose()
 

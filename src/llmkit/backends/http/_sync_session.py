@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, cast
 
 import httpx
 from tenacity import Retrying, stop_after_attempt
@@ -156,7 +156,9 @@ class HTTPSession:
         for attempt in self._retrying(deadline):
             with attempt:
                 response = self._send(method, url, body, deadline)
-                pieces = response.iter_raw()
+                # The transport's byte stream itself: what iter_raw() wraps, one layer less
+                # per network read (httpx maps httpcore's errors to its own inside it).
+                pieces = iter(cast(Iterable[bytes], response.stream))
                 try:
                     first = next(pieces, None)
                 except httpx.HTTPError as exc:
@@ -166,15 +168,13 @@ class HTTPSession:
         try:
             if first:
                 yield first
-            while True:
-                self._check_deadline(deadline, url)
-                try:
-                    piece = next(pieces, None)
-                except httpx.HTTPError as exc:
-                    raise transport_error(exc, url) from exc
-                if piece is None:
-                    return
-                yield piece
+            try:
+                for piece in pieces:
+                    if deadline is not None and time.monotonic() > deadline:
+                        self._check_deadline(deadline, url)
+                    yield piece
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, url) from exc
         finally:
             response.close()
 
