@@ -26,6 +26,26 @@ class TextDelta(_Event):
     text: str
 
 
+_SHARED_DELTAS: dict[str, TextDelta] = {}
+
+
+def text_delta(text: str) -> TextDelta:
+    """A :class:`TextDelta` of ``text``; short ones are shared, as events are immutable.
+
+    A stream's pieces are tokens, and tokens repeat (``" the"``, ``","``):
+    handing out one frozen event per distinct short text spares building a
+    model per token.  The table is bounded and simply cleared when full.
+    """
+    delta = _SHARED_DELTAS.get(text)
+    if delta is None:
+        delta = TextDelta(text=text)
+        if len(text) <= 32:
+            if len(_SHARED_DELTAS) >= 16384:
+                _SHARED_DELTAS.clear()
+            _SHARED_DELTAS[text] = delta
+    return delta
+
+
 class ThinkingDelta(_Event):
     """A piece of the model's reasoning, kept apart from the answer."""
 

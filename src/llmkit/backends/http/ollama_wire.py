@@ -11,8 +11,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from llmkit.errors import InvalidRequestError, RemoteGenerationError, StreamDecodeError
-from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from llmkit.errors import (
+    InvalidRequestError,
+    RemoteGenerationError,
+    StreamDecodeError,
+    UnsupportedFeatureError,
+)
+from llmkit.types.events import (
+    Done,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    text_delta,
+)
 from llmkit.types.messages import ToolCall
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import Usage
@@ -53,8 +65,15 @@ def _body(
 
 
 def chat_body(request: ChatRequest, model: str | None = None) -> dict[str, Any]:
-    """The ``/api/chat`` body for ``request`` (``model``: the backend's default)."""
-    return _body(request, model, bool(request.stream))
+    """The ``/api/chat`` body for ``request`` (``model``: the backend's default).
+    Ollama's API has no ``tool_choice``: only ``"auto"`` (its behaviour) is accepted."""
+    if request.tool_choice not in (None, "auto"):
+        raise UnsupportedFeatureError(
+            "tool_choice", "ollama", "Ollama's API has no tool_choice; the model always chooses"
+        )
+    body = _body(request, model, bool(request.stream))
+    body.pop("tool_choice", None)
+    return body
 
 
 def generate_body(request: GenerateRequest, model: str | None = None) -> dict[str, Any]:
@@ -128,7 +147,7 @@ class OllamaChunkReader:
                 # The common chunk: {"role": "assistant", "content": "..."}, nothing else.
                 content = message.get("content")
                 if type(content) is str:
-                    return [TextDelta(text=content)] if content else []
+                    return [text_delta(content)] if content else []
         if "error" in chunk:
             raise RemoteGenerationError(f"the server reported: {chunk['error']}", url=self.url)
         events: list[StreamEvent] = []

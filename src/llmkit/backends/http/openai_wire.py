@@ -17,7 +17,14 @@ from typing import Any
 
 from llmkit.backends.http.openai_dialects import Dialect, dialect, map_options
 from llmkit.errors import RemoteGenerationError, StreamDecodeError, UnsupportedFeatureError
-from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
+from llmkit.types.events import (
+    Done,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEvent,
+    text_delta,
+)
 from llmkit.types.messages import Message, ToolCall, ToolCallFunction
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
@@ -150,6 +157,12 @@ def chat_body(request: ChatRequest, model: str | None, dialect_name: str) -> dic
     body["messages"] = _messages(request.messages, d)
     if request.tools:
         body["tools"] = [tool.model_dump(exclude_none=True) for tool in request.tools]
+    choice = request.tool_choice
+    if choice is not None:
+        named = choice not in ("auto", "none", "required")
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": choice}} if named else choice
+        )
     return body
 
 
@@ -285,19 +298,24 @@ class OpenAIChunkReader:
             raise StreamDecodeError(
                 "expected a JSON object in the stream", line=self.chunks, data=repr(chunk)
             )
-        choices = chunk.get("choices")
-        if self._chat and choices and len(choices) == 1 and chunk.get("usage") is None:
+        if self._chat:
             # The common chunk: one choice whose delta is only text (and perhaps the role).
-            choice = choices[0]
-            delta = choice.get("delta")
-            if delta and choice.get("finish_reason") is None:
-                content = delta.get("content")
-                if type(content) is str and (
-                    len(delta) == 1 or (len(delta) == 2 and "role" in delta)
+            try:
+                (choice,) = chunk["choices"]
+                delta = choice["delta"]
+                content = delta["content"]
+            except (KeyError, TypeError, ValueError):
+                pass
+            else:
+                if (
+                    type(content) is str
+                    and (len(delta) == 1 or (len(delta) == 2 and "role" in delta))
+                    and choice.get("finish_reason") is None
+                    and chunk.get("usage") is None
                 ):
                     if self._model is None:
                         self._model = chunk.get("model")
-                    return [TextDelta(text=content)] if content else []
+                    return [text_delta(content)] if content else []
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", error) if isinstance(error, dict) else error
