@@ -339,6 +339,97 @@ def serve(
     run(server, host=host, port=port, log_level=log_level)
 
 
+@app.command(name="batch")
+@click.argument("input_path", metavar="IN.jsonl", type=click.Path(dir_okay=False))
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False), help="The result JSONL."
+)
+@click.option(
+    "--backend",
+    "-b",
+    "backend_specs",
+    multiple=True,
+    metavar="SPEC",
+    help="Backend string (default: the local model); repeat it to share the lines out.",
+)
+@click.option("--model", "-m", default=None, help="Run every line on this model.")
+@click.option(
+    "--concurrency", "-c", type=click.IntRange(min=1), default=None, help="Requests in flight."
+)
+@click.option(
+    "--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Per request."
+)
+@click.option("--retry-failed", is_flag=True, help="Rerun every line that failed before.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress; only the summary.")
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "bar", "log"]),
+    default="auto",
+    show_default=True,
+)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--ray-address", default=None, help="A Ray cluster (default: start one here).")
+@click.option("--ray-workers", type=click.IntRange(min=1), default=None, help="Ray workers.")
+@click.option("--no-fsync", is_flag=True, help="Flush each result without fsync.")
+def batch_command(
+    input_path: str,
+    output: str,
+    backend_specs: tuple[str, ...],
+    model: str | None,
+    concurrency: int | None,
+    retries: int,
+    retry_failed: bool,
+    quiet: bool,
+    progress_mode: str,
+    executor: str,
+    ray_address: str | None,
+    ray_workers: int | None,
+    no_fsync: bool,
+) -> None:
+    """Run every request of IN.jsonl; write one result line each to --output.
+
+    Lines are OpenAI Batch API lines or llmkit requests.  Rerunning the same
+    command after a crash finishes what is left.  Exit status: 0 when every line
+    succeeded, 3 when some lines failed (listed), 1 when the batch could not run.
+    """
+    from llmkit.backends.http.retry import RetryPolicy
+    from llmkit.batch import BatchRunner, progress_for
+    from llmkit.models.registry import DEFAULT_MODEL
+
+    specs = list(backend_specs)
+    if model is None and len(specs) <= 1:
+        scheme, target = parse_backend_spec(specs[0] if specs else "llamacpp")
+        if scheme == "llamacpp":  # one local model answers every line, whatever it names
+            model = target or DEFAULT_MODEL
+    try:
+        for spec in specs or ["llamacpp"]:
+            _ensure_model(spec, model)
+        runner = BatchRunner(
+            specs if len(specs) > 1 else (specs[0] if specs else None),
+            model=model,
+            concurrency=concurrency,
+            retry=RetryPolicy(max_attempts=retries + 1),
+            retry_failed=retry_failed,
+            fsync=not no_fsync,
+            executor="ray" if executor == "ray" else "local",
+            ray_address=ray_address,
+            ray_workers=ray_workers,
+        )
+        mode: Any = "quiet" if quiet else progress_mode
+        summary = runner.run(input_path, output, progress=progress_for(mode))
+    except LLMKitError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted: run the same command again to finish the batch", err=True)
+        raise SystemExit(130) from None
+    for line, message in sorted(summary.failures)[:20]:
+        click.echo(f"failed: {message.splitlines()[0] if message else f'line {line}'}", err=True)
+    if len(summary.failures) > 20:
+        click.echo(f"... and {len(summary.failures) - 20} more (see {output})", err=True)
+    raise SystemExit(3 if summary.failed or summary.skipped_failed else 0)
+
+
 @app.command()
 def backends() -> None:
     """List the installed backend plug-ins."""
