@@ -43,9 +43,11 @@ try:
         print("models:", [m.name for m in client.backend.list_models().models])
 
     # The OpenAI-compatible API, streaming.
-    with llmkit.Client(f"openai://127.0.0.1:{port}/v1", model="demo") as client:
-        with client.chat([{"role": "user", "content": "Hello over SSE"}], stream=True) as stream:
-            print("openai:", "".join(stream.text_stream()))
+    with (
+        llmkit.Client(f"openai://127.0.0.1:{port}/v1", model="demo") as client,
+        client.chat([{"role": "user", "content": "Hello over SSE"}], stream=True) as stream,
+    ):
+        print("openai:", "".join(stream.text_stream()))
 
     # Failures are typed llmkit errors, never raw httpx exceptions.
     try:
