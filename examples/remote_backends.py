@@ -25,8 +25,20 @@ def free_port() -> int:
 
 port = free_port()
 server = subprocess.Popen(
-    [sys.executable, "-m", "llmkit", "serve", "--backend", "mock", "--model", "demo",
-     "--port", str(port), "--log-level", "warning"],
+    [
+        sys.executable,
+        "-m",
+        "llmkit",
+        "serve",
+        "--backend",
+        "mock",
+        "--model",
+        "demo",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ],
 )
 try:
     for _ in range(200):  # wait until it answers
