@@ -198,7 +198,7 @@ class _GgufWriter:
         return struct.pack("<I" if self.version == 1 else "<Q", n)
 
     def _str(self, text: str | bytes) -> bytes:
-        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         return self._count(len(data)) + data
 
     def _value(self, kind: int, value: Any) -> bytes:
@@ -481,29 +481,30 @@ def rewrite_for_ctransformers(source: Path, path: Path) -> Path:
     """
     import mmap
 
+    from llmkit.gguf import parse_gguf_metadata
     from llmkit_ctransformers.compat import SUPPORTED_TENSOR_TYPES
-    from llmkit_ctransformers.gguf_file import GgufArray, parse_gguf
 
     decode = {c: b for b, c in _bytes_to_unicode().items()}
 
-    def raw(token: bytes) -> bytes:
-        text = token.decode("utf-8")
-        return bytes(decode[c] for c in text) if all(c in decode for c in text) else token
+    def raw(text: str) -> bytes:
+        if all(c in decode for c in text):
+            return bytes(decode[c] for c in text)
+        return text.encode("utf-8", "surrogateescape")
 
     with source.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        info = parse_gguf(data, keep_arrays=True)
+        info = parse_gguf_metadata(data, tensors=True, string_errors="surrogateescape")
         out = _GgufWriter(info.version)
-        for key, value in info.values.items():
+        for key, value in info.items():
             kind = info.types[key]
-            if isinstance(value, GgufArray):
-                items = list(value.items or ())
+            if key in info.array_types:
+                items = list(value)
                 if key == "tokenizer.ggml.tokens":
                     items = [raw(item) for item in items]
-                out.add(key, kind, items, value.item_type)
+                out.add(key, kind, items, info.array_types[key])
             else:
                 out.add(key, kind, value)
-        tokens = info.values["tokenizer.ggml.tokens"]
-        out.add("tokenizer.ggml.scores", ARR, [0.0] * tokens.length, F32V)
+        n_tokens = info.array_lengths["tokenizer.ggml.tokens"]
+        out.add("tokenizer.ggml.scores", ARR, [0.0] * n_tokens, F32V)
         for tensor in info.tensors:
             kind = SUPPORTED_TENSOR_TYPES[tensor.type_id]
             count = int(np.prod(tensor.shape))

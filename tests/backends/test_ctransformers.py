@@ -51,11 +51,16 @@ from llmkit.errors import (
 )
 from llmkit.types.options import OLLAMA_OPTION_NAMES
 from llmkit_ctransformers import RULES, CTransformersBackend, options_table, preflight
-from llmkit_ctransformers.compat import check_ggml, check_gguf
-from llmkit_ctransformers.gguf_file import parse_gguf
+from llmkit_ctransformers.compat import check_ggml, check_gguf, parse_header, token_bytes
 
 GREEDY = {"temperature": 0, "num_thread": 1}
 HELLO = [{"role": "user", "content": "hello"}]
+
+
+def _problems(path: Path) -> list[str]:
+    """What the pre-flight check says of a file (its reasons; empty: it loads)."""
+    data = path.read_bytes()
+    return check_gguf(parse_header(data), len(data))
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +314,7 @@ print("tokenized")
 
 def test_a_character_the_vocabulary_cannot_spell_is_refused_not_a_crash(tmp_path):
     path = write_llama_gguf(tmp_path / "few-bytes.gguf", LlamaFile(byte_tokens=False))
-    assert check_gguf(parse_gguf(path.read_bytes())) == []  # it loads
+    assert _problems(path) == []  # it loads
     run = subprocess.run(
         [sys.executable, "-c", CRASH, str(path), "中"], capture_output=True, text=True, timeout=60
     )
@@ -398,7 +403,7 @@ MATRIX = {
 def test_the_check_agrees_with_ctransformers(tmp_path, native_library, name):
     spec, loads = MATRIX[name]
     path = write_llama_gguf(tmp_path / "m.gguf", spec)
-    problems = check_gguf(parse_gguf(path.read_bytes()))
+    problems = _problems(path)
     assert (not problems) is loads, problems
     run = subprocess.run(
         [sys.executable, "-c", PROBE, str(path), native_library],
@@ -471,12 +476,41 @@ def test_smollm2_rewritten_for_ctransformers_answers_like_llama_cpp(
 
 def test_gguf_versions_one_to_three_read_alike(tmp_path):
     infos = [
-        parse_gguf(write_llama_gguf(tmp_path / f"v{v}.gguf", LlamaFile(version=v)).read_bytes())
+        parse_header(write_llama_gguf(tmp_path / f"v{v}.gguf", LlamaFile(version=v)).read_bytes())
         for v in (1, 2, 3)
     ]
     assert [info.version for info in infos] == [1, 2, 3]
-    assert infos[0].values == infos[1].values == infos[2].values
+    assert infos[0].kv == infos[1].kv == infos[2].kv
+    assert infos[0].array_lengths == infos[1].array_lengths == infos[2].array_lengths
     assert infos[0].tensors == infos[1].tensors == infos[2].tensors
+    assert infos[0].tensors is not None and len(infos[0].tensors) == 3 + 2 * 9
+    # only the token list is read; the other arrays keep their type and length
+    assert infos[0].skipped_arrays == {"tokenizer.ggml.scores", "tokenizer.ggml.token_type"}
+    assert len(token_bytes(infos[0])) == infos[0].array_lengths["tokenizer.ggml.tokens"]
+
+
+def test_raw_byte_tokens_are_kept_byte_for_byte(tmp_path):
+    path = write_llama_gguf(tmp_path / "raw.gguf", LlamaFile(vocab="gpt2-raw"))
+    tokens = token_bytes(parse_header(path.read_bytes()))
+    assert tokens[:256] == tuple(bytes([b]) for b in range(256))  # not UTF-8, not replaced
+    assert b" caf" in tokens
+
+
+def test_a_broken_header_is_refused_with_where_it_broke(tmp_path):
+    whole = write_llama_gguf(tmp_path / "whole.gguf").read_bytes()
+    info = parse_header(whole)
+    assert info.tensors is not None and info.data_offset is not None
+    sizes = [8 + len(t.name) + 4 + 8 * len(t.shape) + 4 + 8 for t in info.tensors]
+    table_end = info.end_offset + sum(sizes)  # a version 2 file: 64-bit counts
+    last = info.tensors[-1]
+    cut = tmp_path / "table.gguf"  # cut inside the last tensor's data offset
+    cut.write_bytes(whole[: table_end - 4])
+    with pytest.raises(ModelLoadError, match="not a readable GGUF file") as error:
+        preflight(cut)
+    assert f"its data offset needs 8 bytes, 4 left at byte offset {table_end - 8}" in str(
+        error.value
+    )
+    assert f"while reading tensor {len(sizes) - 1} ({last.name!r})" in str(error.value)
 
 
 def test_a_big_endian_gguf_is_refused_by_name():
@@ -485,9 +519,9 @@ def test_a_big_endian_gguf_is_refused_by_name():
 
     header = b"GGUF" + struct.pack(">IQQ", 3, 0, 1)
     header += text("general.architecture") + struct.pack(">I", 8) + text("llama")
-    info = parse_gguf(header)
-    assert info.big_endian and info.architecture == "llama"
-    assert check_gguf(info) == [
+    info = parse_header(header)
+    assert info.byte_order == "big" and info.architecture == "llama"
+    assert check_gguf(info, len(header)) == [
         "it is a big-endian GGUF file; ctransformers reads only little-endian ones"
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,17 @@ from llmkit.serve.catalog import (
     RunningModels,
     ServedModel,
     StoreCatalog,
+    gguf_facts,
     gguf_model,
     model_details,
     normalize_model_name,
+    quantization_name,
     show_model,
 )
-from llmkit.serve.gguf_info import GGUFFormatError, quantization_name, read_gguf_metadata
 
 
-def test_the_header_reader_reads_scalars_and_skips_arrays(tmp_path):
-    metadata = read_gguf_metadata(write_gguf(tmp_path / "m.gguf"))
+def test_gguf_facts_are_the_scalars_with_arrays_as_null(tmp_path):
+    metadata = gguf_facts(write_gguf(tmp_path / "m.gguf"))
     assert metadata["general.architecture"] == "llama"
     assert metadata["general.file_type"] == 3
     assert metadata["llama.rope.freq_base"] == 100000.0
@@ -32,18 +34,38 @@ def test_the_header_reader_reads_scalars_and_skips_arrays(tmp_path):
     assert metadata["tokenizer.ggml.scores"] is None
     assert metadata["tokenizer.ggml.tokens"] is None
     assert metadata["tokenizer.chat_template"] == "{{ messages }}"
+    assert list(metadata)[:2] == ["general.architecture", "general.size_label"]  # file order
+    assert json.dumps(metadata)
 
 
-def test_the_header_reader_refuses_what_is_not_gguf(tmp_path):
+def test_a_file_that_cannot_be_read_has_no_facts_and_a_warning(tmp_path, caplog):
     (tmp_path / "x.gguf").write_bytes(b"NOPE" + b"\0" * 20)
-    with pytest.raises(GGUFFormatError, match="not a GGUF file"):
-        read_gguf_metadata(tmp_path / "x.gguf")
-    with pytest.raises(GGUFFormatError, match="version 1"):
-        read_gguf_metadata(write_gguf(tmp_path / "old.gguf", version=1))
     whole = write_gguf(tmp_path / "cut.gguf").read_bytes()
-    (tmp_path / "cut.gguf").write_bytes(whole[:60])
-    with pytest.raises(GGUFFormatError, match="ends inside"):
-        read_gguf_metadata(tmp_path / "cut.gguf")
+    (tmp_path / "cut.gguf").write_bytes(whole[:-40])  # inside the chat template
+    (tmp_path / "v9.gguf").write_bytes(b"GGUF" + bytes([9]) + b"\0" * 40)
+    with caplog.at_level("WARNING", logger="llmkit.serve"):
+        assert gguf_facts(tmp_path / "x.gguf") == {}
+        assert gguf_facts(tmp_path / "cut.gguf") == {}
+        assert gguf_facts(tmp_path / "v9.gguf") == {}
+        assert gguf_facts(tmp_path / "missing.gguf") == {}
+    messages = [record.getMessage() for record in caplog.records]
+    assert "not a GGUF file: the first 4 bytes are b'NOPE'" in messages[0]
+    assert "cut.gguf: truncated GGUF file: a string value needs 14 bytes, 6 left" in messages[1]
+    assert "while reading 'tokenizer.chat_template'" in messages[1]
+    assert "unsupported GGUF version 9" in messages[2]
+    assert "GGUF file not found" in messages[3]
+
+
+def test_gguf_facts_of_a_version_1_file_and_of_bad_utf8(tmp_path):
+    def text(value: bytes) -> bytes:
+        return struct.pack("<I", len(value)) + value
+
+    body = text(b"general.name") + struct.pack("<I", 8) + text(b"caf\xe9")
+    body += text(b"tokenizer.ggml.scores") + struct.pack("<III", 9, 6, 2) + b"\0" * 8
+    (tmp_path / "v1.gguf").write_bytes(b"GGUF" + struct.pack("<III", 1, 0, 2) + body)
+    metadata = gguf_facts(tmp_path / "v1.gguf")
+    assert metadata == {"general.name": "caf\ufffd", "tokenizer.ggml.scores": None}
+    assert json.dumps(metadata, ensure_ascii=False).encode()  # shows as JSON as it is
 
 
 def test_quantization_names():
@@ -136,7 +158,7 @@ def test_running_models_expire_and_unload():
 
 @pytest.mark.model
 def test_smollm2s_real_header(smollm2_path):
-    metadata = read_gguf_metadata(smollm2_path)
+    metadata = gguf_facts(smollm2_path)
     assert metadata["general.architecture"] == "llama"
     assert metadata["general.size_label"] == "135M"
     assert quantization_name(metadata["general.file_type"]) == "Q4_1"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import GGUFError, InvalidRequestError, ModelNotFoundError, TokenizerError
+from llmkit.gguf import GGUFValueType as T
 from llmkit.tokens import PRE_TOKENIZERS, Tokenizer, parse_gguf_metadata, read_gguf_metadata
-from llmkit.tokens.gguf import GGUFValueType as T
 from llmkit.types import Message
 
 CORPUS = {

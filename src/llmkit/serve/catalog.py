@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmkit.errors import GGUFError, ModelNotFoundError
+from llmkit.gguf import read_gguf_metadata
 from llmkit.models.registry import lookup
 from llmkit.models.store import ModelStore, StoredModel
-from llmkit.serve.gguf_info import GGUFFormatError, quantization_name, read_gguf_metadata
 
 __all__ = [
     "FixedCatalog",
@@ -32,15 +33,57 @@ __all__ = [
     "RunningModels",
     "ServedModel",
     "StoreCatalog",
+    "gguf_facts",
     "gguf_model",
     "model_details",
     "normalize_model_name",
+    "quantization_name",
     "show_model",
 ]
 
 logger = logging.getLogger("llmkit.serve")
 
 _EPOCH = "1970-01-01T00:00:00Z"
+
+#: ``general.file_type`` values (llama.cpp's ``llama_ftype``) and their names.
+_FILE_TYPES: dict[int, str] = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    32: "BF16",
+}
+
+
+def quantization_name(file_type: object) -> str:
+    """``Q4_1`` for ``general.file_type`` 3; ``""`` when unknown."""
+    return _FILE_TYPES.get(file_type, "") if isinstance(file_type, int) else ""
+
+
+def gguf_facts(path: Path) -> dict[str, Any]:
+    """A GGUF file's metadata keys for ``/api/show``: arrays as ``None``, as Ollama shows them.
+
+    Arrays are stepped over, not read (the vocabulary is most of the metadata), so
+    this costs milliseconds; a file that cannot be read gives ``{}`` and a warning.
+    """
+    try:
+        metadata = read_gguf_metadata(path, read_arrays=False, string_errors="replace")
+    except (GGUFError, ModelNotFoundError) as exc:
+        logger.warning("could not read a model's metadata: %s", exc)  # exc names the file
+        return {}
+    return {key: metadata.kv.get(key) for key in metadata.types}
 
 
 def normalize_model_name(name: str) -> str:
@@ -151,21 +194,13 @@ class StoreCatalog:
         except OSError:
             return {}
         if key not in self._metadata:
-            try:
-                self._metadata[key] = read_gguf_metadata(path)
-            except (OSError, GGUFFormatError) as exc:
-                logger.warning("could not read the metadata of %s: %s", path, exc)
-                self._metadata[key] = {}
+            self._metadata[key] = gguf_facts(path)
         return self._metadata[key]
 
 
 def gguf_model(name: str, path: Path) -> ServedModel:
     """A model served straight from a GGUF file (not from the store)."""
-    try:
-        metadata = read_gguf_metadata(path)
-    except (OSError, GGUFFormatError) as exc:
-        logger.warning("could not read the metadata of %s: %s", path, exc)
-        metadata = {}
+    metadata = gguf_facts(path)
     stat = path.stat()
     modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat()
     return ServedModel(

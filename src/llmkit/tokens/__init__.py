@@ -5,12 +5,14 @@
 - :func:`fit_messages`: which messages fit ``num_ctx`` (Ollama's rule:
   system messages and the last message stay, the oldest others go), with a
   :class:`ContextFit` that says what was dropped.
-- :func:`read_gguf_metadata`: a GGUF file's header and metadata.
+- :func:`read_gguf_metadata`: a GGUF file's header and metadata (llmkit's one GGUF
+  reader, :mod:`llmkit.gguf`, re-exported here).
 
 Importing it imports the ``tokenizers`` library; nothing is read or built until a
 tokenizer is asked for.
 """
 
+from llmkit.gguf import GGUFMetadata, GGUFValueType, parse_gguf_metadata, read_gguf_metadata
 from llmkit.tokens.context import (
     ContextFit,
     ContextTruncatedWarning,
@@ -18,7 +20,6 @@ from llmkit.tokens.context import (
     fit_messages,
     prompt_counter,
 )
-from llmkit.tokens.gguf import GGUFMetadata, GGUFValueType, parse_gguf_metadata, read_gguf_metadata
 from llmkit.tokens.pretokenize import PRE_TOKENIZERS
 from llmkit.tokens.tokenizer import Tokenizer
 

@@ -27,7 +27,7 @@ from tokenizers import AddedToken, decoders, models, pre_tokenizers
 from tokenizers import Tokenizer as HFTokenizer
 
 from llmkit.errors import GGUFError, InvalidRequestError, ModelNotFoundError, TokenizerError
-from llmkit.tokens.gguf import GGUFMetadata, read_gguf_metadata
+from llmkit.gguf import GGUFMetadata, read_gguf_metadata
 from llmkit.tokens.pretokenize import PRE_TOKENIZERS, build_pre_tokenizer
 
 __all__ = ["Tokenizer"]

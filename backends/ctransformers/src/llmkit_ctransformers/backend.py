@@ -37,12 +37,14 @@ from llmkit.backends.base import ExclusiveModelLock
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import (
     GenerationError,
+    GGUFError,
     InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     UnsupportedFeatureError,
     UnsupportedOptionError,
 )
+from llmkit.gguf import GGUFMetadata, GGUFValue
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
@@ -52,8 +54,14 @@ from llmkit.types.messages import Message
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
-from llmkit_ctransformers.compat import Spelling, check_ggml, check_gguf, explain
-from llmkit_ctransformers.gguf_file import GgufFile, GgufFormatError, parse_gguf
+from llmkit_ctransformers.compat import (
+    Spelling,
+    check_ggml,
+    check_gguf,
+    explain,
+    parse_header,
+    token_bytes,
+)
 from llmkit_ctransformers.options import BACKEND, SplitOptions, option_stage, split_options
 
 __all__ = ["CTransformersBackend", "preflight"]
@@ -65,7 +73,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def preflight(path: Path, model_type: str | None = None) -> GgufFile | None:
+def preflight(path: Path, model_type: str | None = None) -> GGUFMetadata | None:
     """Check that ctransformers 0.2.27 can load ``path``; its GGUF header if it is one.
 
     Raises :class:`~llmkit.errors.ModelLoadError` with every reason it cannot,
@@ -74,7 +82,8 @@ def preflight(path: Path, model_type: str | None = None) -> GgufFile | None:
     error: str | None = None
     try:
         with path.open("rb") as file:
-            if os.fstat(file.fileno()).st_size < 8:
+            size = os.fstat(file.fileno()).st_size
+            if size < 8:
                 raise ModelLoadError(explain(str(path), ["it is shorter than any model header"]))
             with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 if data[:4] != b"GGUF":
@@ -83,14 +92,14 @@ def preflight(path: Path, model_type: str | None = None) -> GgufFile | None:
                         raise ModelLoadError(explain(str(path), problems))
                     return None
                 try:
-                    info = parse_gguf(data)
-                except GgufFormatError as exc:
+                    info = parse_header(data)
+                except GGUFError as exc:
                     error = str(exc)  # raised below, once the map is closed
     except OSError as exc:
         raise ModelLoadError(f"cannot read the model file {path}: {exc}") from exc
     if error is not None:
         raise ModelLoadError(explain(str(path), [f"it is not a readable GGUF file: {error}"]))
-    problems = check_gguf(info)
+    problems = check_gguf(info, size)
     if problems:
         raise ModelLoadError(explain(str(path), problems))
     return info
@@ -99,7 +108,7 @@ def preflight(path: Path, model_type: str | None = None) -> GgufFile | None:
 class _Loaded:
     """A loaded model, what was learnt about it once, and the calls into its C library."""
 
-    def __init__(self, llm: Any, path: Path, info: GgufFile | None, load_ns: int) -> None:
+    def __init__(self, llm: Any, path: Path, info: GGUFMetadata | None, load_ns: int) -> None:
         self.llm = llm
         self.path = path
         self.info = info
@@ -113,12 +122,12 @@ class _Loaded:
         self._template: JinjaChatTemplate | None = None
         self._template_for: str | None = None
         if info is not None:
-            tokens = info.tokens()
-            model = info.get("tokenizer.ggml.model")
+            tokens = token_bytes(info)
+            model = _string(info.get("tokenizer.ggml.model"))
             self.spelling: Spelling | None = Spelling(tokens, model)
             add_bos = info.get("tokenizer.ggml.add_bos_token")
             self.add_bos = bool(add_bos) if isinstance(add_bos, bool) else model == "llama"
-            self.template_source: str | None = info.get("tokenizer.chat_template")
+            self.template_source: str | None = _string(info.get("tokenizer.chat_template"))
             self.bos_text = _token_text(tokens, self.bos)
             self.eos_text = _token_text(tokens, self.eos)
         else:  # a GGML file: gpt2-style vocabularies, no BOS, no template
@@ -195,6 +204,10 @@ class _Loaded:
         size = int(self.llm.ctransformers_llm_embeddings_size())
         data = self.llm.ctransformers_llm_embeddings_data()
         return [float(data[i]) for i in range(size)]
+
+
+def _string(value: GGUFValue | None) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _token_text(tokens: tuple[bytes, ...], token: int) -> str:

@@ -11,23 +11,35 @@ checks here mirror that loader's own checks (``llm_load_arch``,
 confirmed on files written by the tests, so a file that passes them loads and
 one that fails them gets every reason at once.  ``docs/backends.md`` has the
 resulting matrix.
+
+The file's header is read by llmkit's GGUF reader (:mod:`llmkit.gguf`), as
+:func:`parse_header` asks it to: every version and byte order, the tensor table,
+and only one array's contents, the token list, kept byte for byte (tokens of
+2023's BPE vocabularies are raw bytes, not UTF-8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from llmkit_ctransformers.gguf_file import GgufArray, GgufFile, ValueType
+from llmkit.gguf import GGUFMetadata, GGUFValueType, parse_gguf_metadata
+
+if TYPE_CHECKING:
+    from mmap import mmap
 
 __all__ = [
     "GGML_MODEL_TYPES",
     "GGUF_ARCHITECTURES",
     "SUPPORTED_TENSOR_TYPES",
+    "TOKENS_KEY",
     "Spelling",
     "check_ggml",
     "check_gguf",
     "explain",
+    "parse_header",
+    "token_bytes",
 ]
 
 #: Architectures ctransformers' llama.cpp can build a graph for.
@@ -75,7 +87,10 @@ GGML_MODEL_TYPES: dict[str, tuple[bytes, ...]] = {
 }
 _MAGIC_NAMES = {b"lmgg": "ggml", b"fmgg": "ggmf", b"tjgg": "ggjt", b"GGUF": "GGUF"}
 
-_U32, _F32, _STR = ValueType.UINT32, ValueType.FLOAT32, ValueType.STRING
+#: The one array whose contents the checks need (the others: element type and length).
+TOKENS_KEY = "tokenizer.ggml.tokens"
+
+_U32, _F32, _STR = GGUFValueType.UINT32, GGUFValueType.FLOAT32, GGUFValueType.STRING
 _REQUIRED_KEYS = (
     "context_length",
     "embedding_length",
@@ -102,14 +117,38 @@ _NORM_KEY = {
 _MAX_SHOWN = 8
 
 
-def _typename(kind: int) -> str:
-    names = ValueType.NAMES
-    return names[kind] if 0 <= kind < len(names) else f"type {kind}"
+def parse_header(data: bytes | bytearray | memoryview | mmap) -> GGUFMetadata:
+    """A GGUF file's header as the checks need it, from the file's bytes (an ``mmap`` will do).
+
+    Raises :class:`~llmkit.errors.GGUFError` (naming the byte offset and the key
+    or tensor) for bytes that are not a well-formed GGUF file.
+    """
+    return parse_gguf_metadata(
+        data, read_arrays={TOKENS_KEY}, tensors=True, string_errors="surrogateescape"
+    )
 
 
-def check_gguf(info: GgufFile) -> list[str]:
-    """Every reason ctransformers 0.2.27 cannot load this GGUF file (empty: it can)."""
-    if info.big_endian:
+def token_bytes(info: GGUFMetadata) -> tuple[bytes, ...]:
+    """The vocabulary's token texts as the file has them, bytes (empty if it has none)."""
+    tokens = info.kv.get(TOKENS_KEY)
+    if info.array_types.get(TOKENS_KEY) != _STR or not isinstance(tokens, list):
+        return ()
+    return tuple(str(token).encode("utf-8", "surrogateescape") for token in tokens)
+
+
+def _typename(kind: GGUFValueType) -> str:
+    return kind.name.lower()
+
+
+def check_gguf(info: GGUFMetadata, file_size: int) -> list[str]:
+    """Every reason ctransformers 0.2.27 cannot load this GGUF file (empty: it can).
+
+    ``info`` is the file's header read by :func:`parse_header` (the tensor table
+    is needed); ``file_size`` the file's size in bytes.
+    """
+    if info.tensors is None or info.data_offset is None:
+        raise ValueError("check_gguf needs the tensor table: read the header with parse_header")
+    if info.byte_order == "big":
         return ["it is a big-endian GGUF file; ctransformers reads only little-endian ones"]
     arch = info.architecture
     if arch is None:
@@ -126,16 +165,16 @@ def check_gguf(info: GgufFile) -> list[str]:
         ]
     problems = list(_check_keys(info, arch))
     problems += _check_vocab(info)
-    problems += _check_tensors(info, arch)
+    problems += _check_tensors(info, arch, file_size)
     return problems
 
 
-def _u32(info: GgufFile, key: str) -> int | None:
-    value = info.get(key)
+def _u32(info: GGUFMetadata, key: str) -> int | None:
+    value = info.kv.get(key)
     return value if info.types.get(key) == _U32 and isinstance(value, int) else None
 
 
-def _check_keys(info: GgufFile, arch: str) -> Iterator[str]:
+def _check_keys(info: GGUFMetadata, arch: str) -> Iterator[str]:
     required = {f"{arch}.{key}": _U32 for key in _REQUIRED_KEYS}
     required[f"{arch}.{_NORM_KEY[arch]}"] = _F32
     required["tokenizer.ggml.model"] = _STR
@@ -169,31 +208,34 @@ def _check_keys(info: GgufFile, arch: str) -> Iterator[str]:
         )
 
 
-def _array(info: GgufFile, key: str) -> GgufArray | None:
-    value = info.get(key)
-    return value if isinstance(value, GgufArray) else None
+def _array(info: GGUFMetadata, key: str) -> tuple[GGUFValueType, int] | None:
+    """An array's element type and length; ``None`` when ``key`` is absent or not an array."""
+    if key not in info.array_types:
+        return None
+    return info.array_types[key], info.array_lengths[key]
 
 
-def _check_vocab(info: GgufFile) -> Iterator[str]:
-    model = info.get("tokenizer.ggml.model")
-    tokens = _array(info, "tokenizer.ggml.tokens")
-    if tokens is None or tokens.item_type != _STR:
+def _check_vocab(info: GGUFMetadata) -> Iterator[str]:
+    model = info.kv.get("tokenizer.ggml.model")
+    tokens = _array(info, TOKENS_KEY)
+    if tokens is None or tokens[0] != _STR:
         yield "it has no 'tokenizer.ggml.tokens' list of strings"
         return
+    n_tokens = tokens[1]
     scores = _array(info, "tokenizer.ggml.scores")
     if scores is None:
         yield (
             "it has no 'tokenizer.ggml.scores' (llama.cpp no longer writes them for BPE "
             "vocabularies); ctransformers requires them"
         )
-    elif scores.item_type != _F32 or scores.length != tokens.length:
-        yield f"its 'tokenizer.ggml.scores' are not {tokens.length} float32 values"
+    elif scores != (_F32, n_tokens):
+        yield f"its 'tokenizer.ggml.scores' are not {n_tokens} float32 values"
     types = _array(info, "tokenizer.ggml.token_type")
     if types is None:
         yield "it has no 'tokenizer.ggml.token_type', which ctransformers requires"
-    elif types.item_type != ValueType.INT32 or types.length != tokens.length:
-        yield f"its 'tokenizer.ggml.token_type' is not {tokens.length} int32 values"
-    texts = set(info.tokens())
+    elif types != (GGUFValueType.INT32, n_tokens):
+        yield f"its 'tokenizer.ggml.token_type' is not {n_tokens} int32 values"
+    texts = set(token_bytes(info))
     if model == "llama":
         if b"<0x0A>" not in texts:
             yield (
@@ -218,19 +260,18 @@ def _check_vocab(info: GgufFile) -> Iterator[str]:
         yield f"its tokenizer {model!r} is unknown to ctransformers (it knows 'llama' and 'gpt2')"
     for key in ("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"):
         token = _u32(info, key)
-        if token is not None and token >= tokens.length:
-            yield f"its {key!r} {token} is outside the vocabulary of {tokens.length} tokens"
+        if token is not None and token >= n_tokens:
+            yield f"its {key!r} {token} is outside the vocabulary of {n_tokens} tokens"
 
 
-def _expected_tensors(info: GgufFile, arch: str) -> dict[str, tuple[int, ...]]:
+def _expected_tensors(info: GGUFMetadata, arch: str) -> dict[str, tuple[int, ...]]:
     """The tensors (and shapes, in ggml's order) ctransformers' llama.cpp creates."""
     n_embd = _u32(info, f"{arch}.embedding_length") or 0
     n_head = _u32(info, f"{arch}.attention.head_count") or 1
     n_head_kv = _u32(info, f"{arch}.attention.head_count_kv") or n_head
     n_layer = _u32(info, f"{arch}.block_count") or 0
     n_ff = _u32(info, f"{arch}.feed_forward_length") or 0
-    tokens = _array(info, "tokenizer.ggml.tokens")
-    n_vocab = tokens.length if tokens else 0
+    n_vocab = info.array_lengths.get(TOKENS_KEY, 0)
     n_gqa = max(n_head // n_head_kv, 1)
     n_kv = n_embd // n_gqa
     shapes: dict[str, tuple[int, ...]] = {
@@ -255,7 +296,7 @@ def _expected_tensors(info: GgufFile, arch: str) -> dict[str, tuple[int, ...]]:
             shapes[b + "attn_qkv.weight"] = (n_embd, n_embd + 2 * n_kv)
     if arch == "falcon":
         shapes["output_norm.bias"] = (n_embd,)
-        names = {tensor.name for tensor in info.tensors}
+        names = {tensor.name for tensor in info.tensors or ()}
         for i in range(n_layer):
             if f"blk.{i}.attn_norm_2.weight" in names:  # Falcon-40B's second norm
                 shapes[f"blk.{i}.attn_norm_2.weight"] = (n_embd,)
@@ -270,9 +311,11 @@ def _pad(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(trimmed)
 
 
-def _check_tensors(info: GgufFile, arch: str) -> Iterator[str]:
+def _check_tensors(info: GGUFMetadata, arch: str, file_size: int) -> Iterator[str]:
     expected = _expected_tensors(info, arch)
-    present = {tensor.name: tensor for tensor in info.tensors}
+    tensors = info.tensors or ()
+    data_offset = info.data_offset or 0
+    present = {tensor.name: tensor for tensor in tensors}
     missing = [name for name in expected if name not in present]
     if "output.weight" in missing:
         missing.remove("output.weight")
@@ -295,7 +338,7 @@ def _check_tensors(info: GgufFile, arch: str) -> Iterator[str]:
     ]
     if wrong_shape:
         yield f"{len(wrong_shape)} tensors have another shape: {_some(wrong_shape)}"
-    unknown = sorted({t.type_name for t in info.tensors if t.type_id not in SUPPORTED_TENSOR_TYPES})
+    unknown = sorted({t.type_name for t in tensors if t.type_id not in SUPPORTED_TENSOR_TYPES})
     if unknown:
         known = ", ".join(t.name for t in SUPPORTED_TENSOR_TYPES.values())
         yield (
@@ -305,7 +348,7 @@ def _check_tensors(info: GgufFile, arch: str) -> Iterator[str]:
         )
         return
     end = 0
-    for tensor in info.tensors:
+    for tensor in tensors:
         kind = SUPPORTED_TENSOR_TYPES[tensor.type_id]
         if tensor.shape and tensor.shape[0] % kind.block:
             yield (
@@ -317,10 +360,10 @@ def _check_tensors(info: GgufFile, arch: str) -> Iterator[str]:
         for n in tensor.shape:
             count *= n
         end = max(end, tensor.offset + count // kind.block * kind.size)
-    if info.data_offset + end > info.file_size:
+    if data_offset + end > file_size:
         yield (
-            f"the file is cut short: its tensors need {info.data_offset + end} bytes, "
-            f"it has {info.file_size} (an interrupted download?)"
+            f"the file is cut short: its tensors need {data_offset + end} bytes, "
+            f"it has {file_size} (an interrupted download?)"
         )
 
 
