@@ -69,6 +69,23 @@ PAIRS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "backends/http/_sync_openai.py",
         _generated_notice("_async_openai.py", "_sync_openai.py", "OpenAIBackend"),
     ),
+    (
+        "tools/_async_loop.py",
+        "tools/_sync_loop.py",
+        (
+            (
+                r"``arun_tools``: the tool loop for async code; the source of its sync twin\.\n\n"
+                r"``_sync_loop.py`` \(``run_tools``\) is generated from this file by\n"
+                r"``python .ci/unasync.py``; a test fails when the two drift\.  Edit this\n"
+                r"file, then regenerate\.",
+                "``run_tools``: generated from ``_async_loop.py``; do not edit.\n\n"
+                "Edit ``_async_loop.py``, then run ``python .ci/unasync.py``.",
+            ),
+            (r"\(concurrently;", "(one after another;"),
+            (r"\barun_tools\b", "run_tools"),
+            (r"\barun_calls\b", "run_calls"),
+        ),
+    ),
 )
 
 #: Applied to every source after its own rewrites, in order; identifiers match whole words.

@@ -19,12 +19,13 @@ from llmkit.errors import (
     LLMKitError,
     ModelNotFoundError,
     StreamInterruptedError,
+    ToolLoopError,
     UnsupportedFeatureError,
     UnsupportedOptionError,
 )
 from llmkit.stream import AsyncStream, Stream
 from llmkit.tokens import ContextFit, ContextTruncatedWarning, Tokenizer, fit_messages
-from llmkit.tools import FunctionTool, ToolResult, tool
+from llmkit.tools import FunctionTool, ToolResult, ToolRun, arun_tools, run_tools, tool
 from llmkit.types import (
     ChatRequest,
     ChatResponse,
@@ -79,12 +80,16 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallEvent",
+    "ToolLoopError",
     "ToolResult",
+    "ToolRun",
     "UnsupportedFeatureError",
     "UnsupportedOptionError",
     "Usage",
     "__version__",
+    "arun_tools",
     "errors",
     "fit_messages",
+    "run_tools",
     "tool",
 ]

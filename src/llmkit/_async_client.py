@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
+from llmkit._format import FormatLike, check_response, request_format
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import AsyncBackendSpec, resolve_async_backend
 from llmkit.backends.base import AsyncBackend
 from llmkit.stream import AsyncStream
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
-from llmkit.types.requests import Format, ThinkLevel
+from llmkit.types.requests import ThinkLevel, ToolChoice
 from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
 
 __all__ = ["AsyncClient"]
@@ -53,10 +54,11 @@ class AsyncClient:
         model: str | None = ...,
         tools: Sequence[ToolLike] | None = ...,
         options: OptionsLike | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
+        tool_choice: ToolChoice | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -68,10 +70,11 @@ class AsyncClient:
         model: str | None = ...,
         tools: Sequence[ToolLike] | None = ...,
         options: OptionsLike | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
+        tool_choice: ToolChoice | None = ...,
         stream: Literal[True],
     ) -> AsyncStream[ChatResponse]: ...
 
@@ -82,10 +85,11 @@ class AsyncClient:
         model: str | None = None,
         tools: Sequence[ToolLike] | None = None,
         options: OptionsLike | None = None,
-        format: Format | None = None,
+        format: FormatLike | None = None,
         think: bool | ThinkLevel | None = None,
         keep_alive: str | float | None = None,
         truncate: bool | None = None,
+        tool_choice: ToolChoice | None = None,
         stream: bool = False,
     ) -> ChatResponse | AsyncStream[ChatResponse]:
         """Send messages (models or Ollama-shaped dicts); get the reply or an async stream.
@@ -93,16 +97,20 @@ class AsyncClient:
         ``truncate=False`` refuses a conversation longer than the context window
         (:class:`~llmkit.errors.ContextWindowError`) instead of dropping its oldest
         turns; by default they are dropped and listed in ``dropped_messages``.
+        ``format`` (``"json"``, a JSON schema or a pydantic model class) asks for
+        structured output; the reply is validated and ``response.parsed`` holds it.
+        ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool's name.
         """
         request = self._builder.chat(
             messages,
             model=model,
             tools=tools,
             options=options,
-            format=format,
+            format=request_format(format),
             think=think,
             keep_alive=keep_alive,
             truncate=truncate,
+            tool_choice=tool_choice,
             stream=stream or None,
         )
         events = AsyncStream[ChatResponse](
@@ -111,7 +119,7 @@ class AsyncClient:
         if stream:
             return events
         async with events:
-            return await events.final_response()
+            return check_response(await events.final_response(), format)
 
     @overload
     async def generate(
@@ -125,7 +133,7 @@ class AsyncClient:
         template: str | None = ...,
         raw: bool | None = ...,
         images: Sequence[str] | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
@@ -144,7 +152,7 @@ class AsyncClient:
         template: str | None = ...,
         raw: bool | None = ...,
         images: Sequence[str] | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
@@ -162,7 +170,7 @@ class AsyncClient:
         template: str | None = None,
         raw: bool | None = None,
         images: Sequence[str] | None = None,
-        format: Format | None = None,
+        format: FormatLike | None = None,
         think: bool | ThinkLevel | None = None,
         context: Sequence[int] | None = None,
         keep_alive: str | float | None = None,
@@ -178,7 +186,7 @@ class AsyncClient:
             template=template,
             raw=raw,
             images=images,
-            format=format,
+            format=request_format(format),
             think=think,
             context=context,
             keep_alive=keep_alive,
@@ -190,7 +198,7 @@ class AsyncClient:
         if stream:
             return events
         async with events:
-            return await events.final_response()
+            return check_response(await events.final_response(), format)
 
     async def embed(
         self,

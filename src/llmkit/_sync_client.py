@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
+from llmkit._format import FormatLike, check_response, request_format
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import BackendSpec, resolve_backend
 from llmkit.backends.base import Backend
 from llmkit.stream import Stream
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
-from llmkit.types.requests import Format, ThinkLevel
+from llmkit.types.requests import ThinkLevel, ToolChoice
 from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
 
 __all__ = ["Client"]
@@ -49,10 +50,11 @@ class Client:
         model: str | None = ...,
         tools: Sequence[ToolLike] | None = ...,
         options: OptionsLike | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
+        tool_choice: ToolChoice | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -64,10 +66,11 @@ class Client:
         model: str | None = ...,
         tools: Sequence[ToolLike] | None = ...,
         options: OptionsLike | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
+        tool_choice: ToolChoice | None = ...,
         stream: Literal[True],
     ) -> Stream[ChatResponse]: ...
 
@@ -78,10 +81,11 @@ class Client:
         model: str | None = None,
         tools: Sequence[ToolLike] | None = None,
         options: OptionsLike | None = None,
-        format: Format | None = None,
+        format: FormatLike | None = None,
         think: bool | ThinkLevel | None = None,
         keep_alive: str | float | None = None,
         truncate: bool | None = None,
+        tool_choice: ToolChoice | None = None,
         stream: bool = False,
     ) -> ChatResponse | Stream[ChatResponse]:
         """Send messages (models or Ollama-shaped dicts); get the reply or a stream.
@@ -89,16 +93,20 @@ class Client:
         ``truncate=False`` refuses a conversation longer than the context window
         (:class:`~llmkit.errors.ContextWindowError`) instead of dropping its oldest
         turns; by default they are dropped and listed in ``dropped_messages``.
+        ``format`` (``"json"``, a JSON schema or a pydantic model class) asks for
+        structured output; the reply is validated and ``response.parsed`` holds it.
+        ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool's name.
         """
         request = self._builder.chat(
             messages,
             model=model,
             tools=tools,
             options=options,
-            format=format,
+            format=request_format(format),
             think=think,
             keep_alive=keep_alive,
             truncate=truncate,
+            tool_choice=tool_choice,
             stream=stream or None,
         )
         events = Stream[ChatResponse](
@@ -107,7 +115,7 @@ class Client:
         if stream:
             return events
         with events:
-            return events.final_response()
+            return check_response(events.final_response(), format)
 
     @overload
     def generate(
@@ -121,7 +129,7 @@ class Client:
         template: str | None = ...,
         raw: bool | None = ...,
         images: Sequence[str] | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
@@ -140,7 +148,7 @@ class Client:
         template: str | None = ...,
         raw: bool | None = ...,
         images: Sequence[str] | None = ...,
-        format: Format | None = ...,
+        format: FormatLike | None = ...,
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
@@ -158,7 +166,7 @@ class Client:
         template: str | None = None,
         raw: bool | None = None,
         images: Sequence[str] | None = None,
-        format: Format | None = None,
+        format: FormatLike | None = None,
         think: bool | ThinkLevel | None = None,
         context: Sequence[int] | None = None,
         keep_alive: str | float | None = None,
@@ -174,7 +182,7 @@ class Client:
             template=template,
             raw=raw,
             images=images,
-            format=format,
+            format=request_format(format),
             think=think,
             context=context,
             keep_alive=keep_alive,
@@ -186,7 +194,7 @@ class Client:
         if stream:
             return events
         with events:
-            return events.final_response()
+            return check_response(events.final_response(), format)
 
     def embed(
         self,

@@ -27,7 +27,9 @@
     │   └── StreamDecodeError        bytes that are not the stream's format; names the line
     ├── ModelStoreError              the local model store could not pull or remove a model
     ├── TokenizerError               a tokenizer could not be built (names the vocabulary type)
-    └── GGUFError                    a corrupt or truncated GGUF file (names byte offset and key)
+    ├── GGUFError                    a corrupt or truncated GGUF file (names byte offset and key)
+    ├── ResponseFormatError          a response does not match the requested ``format``
+    └── ToolLoopError                the tool loop reached ``max_steps``; ``.messages`` so far
 
 Lower-level errors (pydantic's ``ValidationError``, a runtime's ``ValueError``,
 ``OSError``) are translated at the boundary where llmkit meets them and chained
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from llmkit.types.messages import Message
     from llmkit.types.responses import ChatResponse, GenerateResponse
 
 __all__ = [
@@ -64,10 +67,12 @@ __all__ = [
     "RemoteGenerationError",
     "RemoteModelNotFoundError",
     "RemoteTimeoutError",
+    "ResponseFormatError",
     "StreamDecodeError",
     "StreamError",
     "StreamInterruptedError",
     "TokenizerError",
+    "ToolLoopError",
     "UnsupportedFeatureError",
     "UnsupportedOptionError",
 ]
@@ -323,3 +328,31 @@ class GGUFError(LLMKitError):
         self.field = field
         self.path = path
         self.truncated = truncated
+
+
+class ResponseFormatError(LLMKitError):
+    """A response does not match the ``format`` it was asked for: not JSON, or JSON that
+    the schema (or pydantic model) rejects. ``response`` is the response; ``errors`` holds
+    the validation problems (pydantic's or jsonschema's messages)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: ChatResponse | GenerateResponse | None = None,
+        errors: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.response = response
+        self.errors = errors or []
+
+
+class ToolLoopError(LLMKitError):
+    """The tool loop (:func:`llmkit.tools.run_tools`) made ``max_steps`` model calls and the
+    model still asked for tools. ``messages`` is the conversation so far (the last tool
+    results included), ready to continue; ``steps`` is how many model calls were made."""
+
+    def __init__(self, message: str, *, messages: list[Message], steps: int) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.steps = steps

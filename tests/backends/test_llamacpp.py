@@ -234,9 +234,7 @@ async def test_async_cancel_scope_stops_in_process_generation(llama_backend, any
 def test_request_fields_it_cannot_honour_are_named(client):
     from llmkit.errors import UnsupportedFeatureError
 
-    with pytest.raises(UnsupportedFeatureError) as info:
-        client.chat(SKY, think=True)
-    assert info.value.fields == ["think"]
+    # think is honoured now: tests/tools/test_wiring_model.py
     with pytest.raises(UnsupportedFeatureError) as info:
         client.chat([{"role": "user", "content": "x", "images": ["aGk="]}])
     assert info.value.fields == ["messages.0.images"]

@@ -93,9 +93,11 @@ def _close_iterator(iterator: Iterator[Any]) -> None:
 class ThreadedAsyncBackend:
     """Offers a synchronous backend to async code without blocking the loop.
 
-    Each native call runs in a worker thread under ``limiter`` (one at a time by
-    default, as an in-process model is not re-entrant), and streams on one
+    Each native call runs in a worker thread under ``limiter``, and streams on one
     backend take turns through an async semaphore rather than by parking threads.
+    Both are sized to the backend's ``max_concurrency`` (1 when it has none, as an
+    in-process model is not re-entrant; a batching backend such as llama.cpp with
+    ``parallel=N`` serves N streams at once), which this wrapper reports too.
     Cancelling the awaiting task stops generation after the token in flight:
     the iterator is then closed in a shielded worker call.
     """
@@ -103,6 +105,8 @@ class ThreadedAsyncBackend:
     def __init__(self, backend: Backend, limiter: anyio.CapacityLimiter | None = None) -> None:
         self.backend = backend
         self.name = backend.name
+        concurrency = getattr(backend, "max_concurrency", 1)
+        self.max_concurrency: int = concurrency if isinstance(concurrency, int) else 1
         self._limiter = limiter
         self._turn: anyio.Semaphore | None = None
 
@@ -111,12 +115,12 @@ class ThreadedAsyncBackend:
         # in another (a web server's response task), and a Lock belongs to its acquirer.
         # Created lazily: it belongs to the event loop that first uses it.
         if self._turn is None:
-            self._turn = anyio.Semaphore(1)
+            self._turn = anyio.Semaphore(self.max_concurrency)
         return self._turn
 
     def _limiter_now(self) -> anyio.CapacityLimiter:
         if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(1)
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
     async def _drive(
@@ -148,8 +152,15 @@ class ThreadedAsyncBackend:
             )
 
     async def aclose(self) -> None:
-        async with self._lock():  # after the stream in progress, if any
+        turn, held = self._lock(), 0
+        try:
+            for _ in range(self.max_concurrency):  # after every stream in progress, if any
+                await turn.acquire()
+                held += 1
             await anyio.to_thread.run_sync(self.backend.close, limiter=self._limiter_now())
+        finally:
+            for _ in range(held):
+                turn.release()
 
 
 class ExclusiveModelLock:

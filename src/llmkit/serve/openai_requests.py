@@ -18,13 +18,14 @@ OpenAI (and llama.cpp / vLLM server extras)      llmkit
 ``response_format`` json_object / json_schema    ``format`` ``"json"`` / the schema
 ``reasoning_effort``                             ``think`` (``none``/``minimal``: off)
 ``tools`` (``strict`` is accepted, not enforced) ``tools``
+``tool_choice`` (a string, or a named function)  ``tool_choice`` (the function's name)
 ``messages`` (``developer`` → ``system``;        ``messages`` (``images``; ``tool_name``
 text parts joined; ``data:`` image URLs;         found from the assistant's call id)
 ``tool_calls`` arguments parsed from JSON)
 ===============================================  =======================================
 
 Arguments llmkit cannot honour (``n`` > 1, ``logprobs``, ``logit_bias``,
-``tool_choice`` ``"required"`` or a named function, ``echo``, remote image URLs,
+``echo``, remote image URLs,
 audio, ...) are refused with a 400 naming the argument, never dropped.
 ``user``, ``metadata``, ``store``, ``service_tier``, ``safety_identifier`` and
 ``prompt_cache_key`` only label a request and are accepted without effect.
@@ -429,9 +430,7 @@ def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
 
 
 def _tools(body: ChatCompletionRequest) -> list[dict[str, Any]] | None:
-    choice = body.tool_choice
-    if isinstance(choice, dict) or choice not in (None, "auto", "none"):
-        raise _refuse("tool_choice", 'only "auto" and "none" are supported')
+    choice = _tool_choice(body)
     if body.parallel_tool_calls is False:
         raise _refuse("parallel_tool_calls", "false is not supported")
     if not body.tools or choice == "none":
@@ -445,6 +444,27 @@ def _tools(body: ChatCompletionRequest) -> list[dict[str, Any]] | None:
             function["parameters"] = tool.function.parameters
         tools.append({"type": "function", "function": function})
     return tools
+
+
+def _tool_choice(body: ChatCompletionRequest) -> str | None:
+    """OpenAI's ``tool_choice`` as llmkit's: a mode, or the name of the function it names."""
+    choice = body.tool_choice
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if choice.get("type") != "function" or not isinstance(name, str) or not name:
+            raise _refuse("tool_choice", 'expected {"type": "function", "function": {"name": ...}}')
+        choice = name
+    elif choice not in (None, "auto", "none", "required"):
+        raise _refuse("tool_choice", 'expected "auto", "none", "required" or a named function')
+    if choice in (None, "auto", "none"):
+        return choice
+    names = [tool.function.name for tool in body.tools or []]
+    if not names:
+        raise _refuse("tool_choice", f"{choice!r} needs tools to choose from")
+    if choice != "required" and choice not in names:
+        raise _refuse("tool_choice", f"{choice!r} is not one of the tools")
+    return choice
 
 
 def _format(response_format: ResponseFormat | None) -> str | dict[str, Any] | None:
@@ -492,6 +512,7 @@ def chat_request(body: dict[str, Any]) -> OpenAICall[ChatRequest]:
     for key, value in (
         ("options", options),
         ("tools", _tools(parsed)),
+        ("tool_choice", _tool_choice(parsed)),
         ("format", _format(parsed.response_format)),
         ("think", _think(parsed.reasoning_effort)),
     ):

@@ -5,9 +5,14 @@
   validates the arguments first and returns a :class:`ToolResult`.
 * Parsing tool calls (:mod:`llmkit.tools.parser`): :class:`ToolCallParser` reads a response
   chunk by chunk, for a named format (:data:`FORMAT_NAMES`) or for the format an Ollama
-  template renders, and yields the events of :mod:`llmkit.tools.events`.
+  template renders, and yields the events of :mod:`llmkit.tools.events`;
+  :func:`~llmkit.tools.stream.parse_stream` applies it to a backend's stream of text.
+* The loop (:mod:`llmkit.tools.loop`): :func:`run_tools` / :func:`arun_tools` call the model,
+  run the calls it asks for, and call it again until it answers.
 """
 
+from llmkit.tools._async_loop import arun_tools
+from llmkit.tools._sync_loop import run_tools
 from llmkit.tools.events import (
     Markup,
     ParseProblem,
@@ -19,13 +24,17 @@ from llmkit.tools.events import (
     ToolCallStart,
 )
 from llmkit.tools.functions import FunctionTool, ToolSource, as_tool, tool
+from llmkit.tools.loop import AfterCall, BeforeCall, ToolRun
 from llmkit.tools.parser import FORMAT_NAMES, ParsedOutput, ToolCallParser
 from llmkit.tools.results import ArgumentProblem, ToolResult
+from llmkit.tools.stream import parse_stream, stream_parser
 from llmkit.tools.thinking import ThinkingSplitter
 
 __all__ = [
     "FORMAT_NAMES",
+    "AfterCall",
     "ArgumentProblem",
+    "BeforeCall",
     "FunctionTool",
     "Markup",
     "ParseProblem",
@@ -39,7 +48,12 @@ __all__ = [
     "ToolCallParser",
     "ToolCallStart",
     "ToolResult",
+    "ToolRun",
     "ToolSource",
+    "arun_tools",
     "as_tool",
+    "parse_stream",
+    "run_tools",
+    "stream_parser",
     "tool",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from llmkit.types.messages import Message
 
@@ -38,6 +38,14 @@ class _Timed(_Counts):
     created_at: str | None = None
     done: bool | None = None
     done_reason: DoneReason | None = None
+    _parsed: Any = PrivateAttr(default=None)
+
+    @property
+    def parsed(self) -> Any:
+        """The validated output of a request made with ``format``: an instance of the
+        pydantic model given as ``format``, else the decoded JSON value; ``None`` without
+        ``format`` (or for a stream).  Not part of the response's JSON."""
+        return self._parsed
 
     @property
     def usage(self) -> Usage:

@@ -42,12 +42,16 @@ from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.template import Template
 from llmkit.tokens.context import ContextFit, ContextTruncatedWarning, fit_messages
+from llmkit.tools.grammar import ToolCallGrammar
+from llmkit.tools.stream import infer_tool_format, parse_stream, stream_parser
 from llmkit.types.events import Done, StreamEvent, TextDelta
 from llmkit.types.messages import Message
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
+from llmkit_llamacpp.engine import BatchEngine, Finished, SequenceJob
 from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
+from llmkit_llamacpp.sampling import SamplerSpec
 
 __all__ = ["LlamaCppBackend"]
 
@@ -74,6 +78,15 @@ class _Loaded:
         self.eos_text = self._special_text(llm.token_eos())
         self._template: JinjaChatTemplate | None = None
         self._template_for: str | None = None
+        self.engine: BatchEngine | None = None
+        self._engine_lock = threading.Lock()
+
+    def engine_for(self, parallel: int) -> BatchEngine:
+        """The batched decoding engine on this model (made on first use)."""
+        with self._engine_lock:
+            if self.engine is None:
+                self.engine = BatchEngine(self.llm, parallel=parallel)
+            return self.engine
 
     def _special_text(self, token: int) -> str:
         if token < 0:
@@ -110,6 +123,20 @@ class LlamaCppBackend:
     conversations).  It is off by default because a prompt evaluated in pieces
     gives logits that differ in the last bits from one evaluated whole, so
     even greedy output could then depend on the request before.
+
+    ``parallel`` above 1 turns on continuous batching (:mod:`llmkit_llamacpp.engine`):
+    ``chat``/``generate`` calls from several threads (or ``AsyncClient`` tasks) are
+    decoded together, up to ``parallel`` sequences in one llama.cpp batch, each with
+    its own options, seed and stop strings, and ``num_ctx`` is still each request's
+    own context.  ``max_concurrency`` says how many streams it serves at once.
+
+    When a chat offers tools, the output is parsed while it streams (tool calls come
+    out as ``ToolCallEvent``): in ``tool_format`` (a name of
+    :data:`llmkit.tools.FORMAT_NAMES`) if given, else in the Go template's format, else
+    in the one the Jinja chat template shows (``hermes`` when it shows none).
+    ``think=True`` splits ``<think>...</think>`` (or the Go template's tags) into
+    ``ThinkingDelta``.  ``tool_choice="required"`` or a tool's name forces one call
+    with a grammar.  Nothing is parsed when ``format`` is set.
     """
 
     name: ClassVar[str] = BACKEND
@@ -124,7 +151,22 @@ class LlamaCppBackend:
         store: ModelStore | None = None,
         pull: bool = True,
         reuse_prompt_cache: bool = False,
+        tool_format: str | None = None,
+        parallel: int = 1,
     ) -> None:
+        if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+            raise InvalidRequestError(
+                f"parallel must be a whole number of sequences, 1 or more (got {parallel!r})",
+                fields=["parallel"],
+            )
+        if parallel > 1 and reuse_prompt_cache:
+            raise InvalidRequestError(
+                "reuse_prompt_cache works only with parallel=1 (each batched sequence "
+                "reads its whole prompt)",
+                fields=["reuse_prompt_cache"],
+            )
+        self.parallel = parallel
+        self.max_concurrency = parallel
         self.store = store or ModelStore()
         self._pull = pull
         self.model_path = self.store.resolve(model, pull=pull)
@@ -134,6 +176,7 @@ class LlamaCppBackend:
         self.go_template = _as_go_template(go_template)
         self._request_templates: dict[str, Template] = {}
         self.reuse_prompt_cache = reuse_prompt_cache
+        self.tool_format = tool_format
         self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
         self._loading = threading.Lock()
 
@@ -154,11 +197,22 @@ class LlamaCppBackend:
         self._check_common(request)
         _, split = self._split(request.options)
         path, name = self._model_for(request.model)
-        grammar = _grammar(request.format)
+        grammar, parser, tools = _grammar(request.format), None, request.offered_tools()
+        if request.format is None and (tools or request.think):
+            fmt = self.tool_format
+            forced = request.tool_choice not in (None, "auto", "none")
+            if fmt is None and tools and (self.go_template is None or forced):
+                jinja = self.chat_template or self._load(path, split.load).template_source
+                fmt = infer_tool_format(jinja)
+            grammar = _tool_grammar(ToolCallGrammar.for_choice(tools, request.tool_choice, fmt))
+            go = None if fmt else self.go_template
+            parser = stream_parser(
+                tools=tools, think=request.think, go_template=go, tool_format=fmt
+            )
 
         def render(loaded: _Loaded, messages: list[Message]) -> str:
             if self.go_template is not None:
-                return self.go_template.render(messages, tools=request.tools)
+                return self.go_template.render(messages, tools=tools)
             template = loaded.template(self.chat_template)
             if template is None:
                 raise InvalidRequestError(
@@ -166,7 +220,7 @@ class LlamaCppBackend:
                     "backend, or use generate() with a prompt",
                     fields=["messages"],
                 )
-            return template.render(messages, tools=request.tools)
+            return template.render(messages, tools=tools)
 
         def prompt(loaded: _Loaded) -> _Prompt:
             # Ollama's rule: drop the oldest non-system messages until the prompt fits
@@ -178,7 +232,8 @@ class LlamaCppBackend:
                 truncate=request.truncate is not False,
             )
 
-        return self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
+        events = self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
+        return parse_stream(events, parser)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         self._check_request(request.think, images=request.images)
@@ -219,9 +274,15 @@ class LlamaCppBackend:
                 loaded, text, add_bos=not request.context
             )
 
-        return self._run(
+        parser = (
+            None
+            if request.format
+            else stream_parser(tools=None, think=request.think, go_template=go)
+        )
+        events = self._run(
             path, name, split, prompt, grammar, keep_alive=request.keep_alive, want_context=True
         )
+        return parse_stream(events, parser)
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
         self._check_common(request)
@@ -280,8 +341,7 @@ class LlamaCppBackend:
 
     @staticmethod
     def _check_request(think: object, *, images: object) -> None:
-        if think not in (None, False):
-            raise UnsupportedFeatureError("think", BACKEND, "thinking is not supported yet")
+        del think  # thinking is split out of the output (llmkit.tools.stream)
         if images:
             raise UnsupportedFeatureError("images", BACKEND, "no multimodal support")
 
@@ -354,6 +414,11 @@ class LlamaCppBackend:
         keep_alive: str | float | None,
         want_context: bool = False,
     ) -> Iterator[StreamEvent]:
+        if self.parallel > 1:
+            yield from self._run_batched(
+                path, name, split, build_prompt, grammar, keep_alive, want_context
+            )
+            return
         started = time.perf_counter_ns()
         loaded = self._load(path, split.load)
         load_ns = self._take_load_ns(loaded)
@@ -436,6 +501,77 @@ class LlamaCppBackend:
             if generator is not None:
                 generator.close()
             loaded.lock.release()
+            if _unload_now(keep_alive):
+                self._unload(loaded)
+
+    def _run_batched(
+        self,
+        path: Path,
+        name: str,
+        split: SplitOptions,
+        build_prompt: Any,
+        grammar: Any,
+        keep_alive: str | float | None,
+        want_context: bool,
+    ) -> Iterator[StreamEvent]:
+        """``_run`` through the batch engine: the same checks, events and counts."""
+        started = time.perf_counter_ns()
+        loaded = self._load(path, split.load)
+        load_ns = self._take_load_ns(loaded)
+        if split.load.get("vocab_only"):
+            raise InvalidRequestError(
+                "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
+            )
+        stream = None
+        try:
+            built = build_prompt(loaded)
+            prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
+            n_ctx = loaded.llm.n_ctx()
+            if len(prompt) >= n_ctx:
+                raise ContextWindowError(
+                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
+                    "with room for one token of answer",
+                    prompt_tokens=len(prompt),
+                    num_ctx=n_ctx,
+                    reserved=1,
+                )
+            if fit is not None and fit.truncated:
+                warnings.warn(ContextTruncatedWarning(fit), stacklevel=2)
+            seed = split.seed if split.seed is not None else random.randrange(2**31)
+            sampler = SamplerSpec.from_options(
+                split.sample, repeat_last_n=split.repeat_last_n, n_ctx=n_ctx, seed=seed
+            )
+            limit = _token_limit(split.num_predict, n_ctx - len(prompt))
+            job = SequenceJob(prompt, sampler, limit, split.stop, grammar)
+            stream = loaded.engine_for(self.parallel).submit(job)
+            for item in stream:
+                if not isinstance(item, Finished):
+                    yield item
+                    continue
+                ended = item.ended_ns
+                first = item.first_token_ns or ended
+                yield Done(
+                    done_reason=item.reason,
+                    model=name,
+                    created_at=_now(),
+                    context=(prompt + item.tokens) if want_context else None,
+                    dropped_messages=fit.dropped if fit is not None and fit.truncated else None,
+                    usage=Usage(
+                        total_duration=ended - started,
+                        load_duration=load_ns,
+                        prompt_eval_count=len(prompt),
+                        prompt_eval_duration=first - started - load_ns,
+                        eval_count=len(item.tokens),
+                        eval_duration=ended - first,
+                    ),
+                )
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, InvalidRequestError):
+                raise
+            raise GenerationError(f"llama.cpp failed while generating: {exc}") from exc
+        finally:
+            if stream is not None:
+                stream.close()
             if _unload_now(keep_alive):
                 self._unload(loaded)
 
@@ -527,8 +663,25 @@ def _grammar(format: Any) -> Any:
         ) from exc
 
 
+def _tool_grammar(forced: ToolCallGrammar | None) -> Any:
+    """The llama.cpp grammar of a forced tool call (``tool_choice``), or ``None``."""
+    if forced is None:
+        return None
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    try:
+        return LlamaGrammar.from_string(forced.gbnf(json_schema_to_gbnf), verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidRequestError(
+            f"tools: cannot turn the tools' parameters into a grammar: {exc}", fields=["tools"]
+        ) from exc
+
+
 def _free(loaded: _Loaded) -> None:
     """Unload a model once no stream uses it (waits for one in another thread)."""
+    if loaded.engine is not None:  # it borrows the model: stopped first
+        loaded.engine.close()
+        loaded.engine = None
     loaded.lock.acquire()
     try:
         close = getattr(loaded.llm, "close", None)

@@ -1,0 +1,190 @@
+"""The parts of the tool loop that sync and async share: running one step's calls, hooks.
+
+:func:`llmkit.tools.run_tools` (``_sync_loop.py``) and :func:`llmkit.tools.arun_tools`
+(``_async_loop.py``) call the model, and hand each answer's calls to :func:`run_calls` /
+:func:`arun_calls` here. A call goes through three stages:
+
+1. ``before_call(call)``, if given, may approve it (``None`` or ``True``), deny it
+   (``False``: the model reads that the call was denied), or answer it itself (a ``str`` or
+   a :class:`~llmkit.tools.ToolResult`: the tool is not run);
+2. the tool runs (:meth:`FunctionTool.call` / :meth:`~FunctionTool.acall`: arguments are
+   validated first); a call to a tool that was not offered gets an error result that lists
+   the offered ones;
+3. ``after_call(call, result)``, if given, sees the result and may replace it (return a
+   ``ToolResult`` or a ``str``; ``None`` keeps it): for logging, or redacting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import ValidationError
+
+from llmkit.errors import InvalidRequestError
+from llmkit.tools.functions import FunctionTool, as_tool
+from llmkit.tools.results import ToolResult
+from llmkit.types.messages import Message
+
+if TYPE_CHECKING:
+    from llmkit._request import MessageLike, ToolLike
+    from llmkit.types.messages import ToolCall
+    from llmkit.types.responses import ChatResponse
+
+__all__ = [
+    "AfterCall",
+    "BeforeCall",
+    "ToolRun",
+    "arun_calls",
+    "run_calls",
+    "to_messages",
+    "tool_table",
+]
+
+BeforeCall = Callable[["ToolCall"], "ToolResult | str | bool | None"]
+"""``before_call(call)``: ``None``/``True`` runs the call, ``False`` denies it, a ``str`` or
+``ToolResult`` answers it without running the tool."""
+
+AfterCall = Callable[["ToolCall", ToolResult], "ToolResult | str | None"]
+"""``after_call(call, result)``: ``None`` keeps the result; a ``str`` or ``ToolResult``
+replaces it."""
+
+
+@dataclass
+class ToolRun:
+    """What a tool loop produced.
+
+    ``response`` is the model's final answer (one without tool calls); ``messages`` the
+    whole conversation, from the given messages to that answer; ``results`` every tool
+    result in order; ``steps`` how many times the model was called.
+    """
+
+    response: ChatResponse
+    messages: list[Message]
+    steps: int
+    results: list[ToolResult] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The final answer's text."""
+        return self.response.message.content
+
+
+def tool_table(tools: Sequence[ToolLike]) -> dict[str, FunctionTool[..., Any]]:
+    """The tools by name; each must have a Python function to run (errors name ``tools.N``)."""
+    table: dict[str, FunctionTool[..., Any]] = {}
+    for index, source in enumerate(tools):
+        try:
+            made = as_tool(source)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"tools.{index}: {exc}", fields=[f"tools.{index}"]) from exc
+        if made.function is None:
+            raise InvalidRequestError(
+                f"tools.{index}: the tool {made.name!r} has no Python function, so the loop "
+                "cannot run it; make it with tool(function)",
+                fields=[f"tools.{index}"],
+            )
+        if made.name in table:
+            raise InvalidRequestError(
+                f"tools.{index}: a second tool named {made.name!r}", fields=[f"tools.{index}"]
+            )
+        table[made.name] = made
+    if not table:
+        raise InvalidRequestError("run_tools needs at least one tool", fields=["tools"])
+    return table
+
+
+def to_messages(messages: Sequence[MessageLike]) -> list[Message]:
+    """The conversation as :class:`~llmkit.Message` objects (errors name ``messages.N``)."""
+    if isinstance(messages, str):
+        raise InvalidRequestError("messages: expected a list of messages, got a string")
+    out = []
+    for index, item in enumerate(messages):
+        try:
+            out.append(item if isinstance(item, Message) else Message.model_validate(item))
+        except ValidationError as exc:
+            raise InvalidRequestError.from_validation_error(
+                exc, prefix=f"messages.{index}"
+            ) from exc
+    return out
+
+
+def _as_result(call: ToolCall, answer: ToolResult | str) -> ToolResult:
+    if isinstance(answer, ToolResult):
+        return answer
+    return ToolResult(call.function.name, answer, call.id)
+
+
+def _decided(
+    call: ToolCall, table: dict[str, FunctionTool[..., Any]], before: BeforeCall | None
+) -> ToolResult | FunctionTool[..., Any]:
+    """The result of a call settled without running it, or the tool to run."""
+    name = call.function.name
+    if before is not None:
+        verdict = before(call)
+        if verdict is False:
+            return ToolResult(
+                name, f"The call to {name!r} was denied; do not call it again.", call.id
+            )
+        if verdict is not None and verdict is not True:
+            return _as_result(call, verdict)
+    found = table.get(name)
+    if found is None:
+        known = ", ".join(sorted(table))
+        return ToolResult(
+            name,
+            f"Error: there is no tool named {name!r}; the tools are: {known}",
+            call.id,
+            error="invalid_arguments",
+        )
+    return found
+
+
+def _after(call: ToolCall, result: ToolResult, after: AfterCall | None) -> ToolResult:
+    if after is None:
+        return result
+    replaced = after(call, result)
+    return result if replaced is None else _as_result(call, replaced)
+
+
+def run_calls(
+    calls: Sequence[ToolCall],
+    table: dict[str, FunctionTool[..., Any]],
+    *,
+    before_call: BeforeCall | None = None,
+    after_call: AfterCall | None = None,
+) -> list[ToolResult]:
+    """Run one answer's calls, one after another; the results in the calls' order."""
+    results = []
+    for call in calls:
+        decided = _decided(call, table, before_call)
+        result = decided if isinstance(decided, ToolResult) else decided.call(call)
+        results.append(_after(call, result, after_call))
+    return results
+
+
+async def arun_calls(
+    calls: Sequence[ToolCall],
+    table: dict[str, FunctionTool[..., Any]],
+    *,
+    before_call: BeforeCall | None = None,
+    after_call: AfterCall | None = None,
+) -> list[ToolResult]:
+    """Run one answer's calls concurrently (async tools awaited, sync ones in worker
+    threads); the hooks run in the calls' order; the results in the calls' order."""
+    decided = [_decided(call, table, before_call) for call in calls]
+    results: list[ToolResult | None] = [
+        item if isinstance(item, ToolResult) else None for item in decided
+    ]
+
+    async def run(index: int, tool: FunctionTool[..., Any]) -> None:
+        results[index] = await tool.acall(calls[index])
+
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(decided):
+            if not isinstance(item, ToolResult):
+                group.start_soon(run, index, item)
+    done = [result for result in results if result is not None]
+    return [_after(call, result, after_call) for call, result in zip(calls, done, strict=True)]
