@@ -12,6 +12,7 @@ import ast
 import io
 import keyword
 import tokenize
+from collections.abc import Sequence
 from typing import Any
 
 from llmkit.tools.formats.base import (
@@ -116,8 +117,29 @@ def _parse(source: str) -> ast.Expression | Failure:
         return Failure("invalid_python", f"not a Python call list: {error}")
 
 
-def parse_call_list(source: str) -> list[CallParts] | Failure:
-    """The calls of a Python list of calls, or why it is not one."""
+def _call_parts(number: int, element: ast.expr) -> CallParts | Failure:
+    if not isinstance(element, ast.Call):
+        return Failure("not_a_call", f"item {number} of the list is not a call")
+    name = _dotted(element.func)
+    if name is None:
+        return Failure("missing_name", f"call {number} is not to a plain function name")
+    if element.args:
+        return Failure(
+            "invalid_arguments", f"{name}() has positional arguments; only keywords are named"
+        )
+    arguments: dict[str, Any] = {}
+    for kwarg in element.keywords:
+        if kwarg.arg is None:
+            return Failure("invalid_arguments", f"{name}() unpacks arguments with **")
+        key = kwarg.arg.removeprefix(_RENAMED)
+        try:
+            arguments[key] = _literal(kwarg.value)
+        except (ValueError, RecursionError) as error:
+            return Failure("invalid_arguments", f"{name}({key}=...) is not a literal: {error}")
+    return CallParts(name, arguments)
+
+
+def _parse_whole(source: str) -> list[CallParts] | Failure:
     tree = _parse(source)
     if isinstance(tree, Failure):
         return tree
@@ -125,26 +147,50 @@ def parse_call_list(source: str) -> list[CallParts] | Failure:
         return Failure("not_a_call", "the calls must be a Python list")
     calls: list[CallParts] = []
     for number, element in enumerate(tree.body.elts):
-        if not isinstance(element, ast.Call):
-            return Failure("not_a_call", f"item {number} of the list is not a call")
-        name = _dotted(element.func)
-        if name is None:
-            return Failure("missing_name", f"call {number} is not to a plain function name")
-        if element.args:
-            return Failure(
-                "invalid_arguments", f"{name}() has positional arguments; only keywords are named"
-            )
-        arguments: dict[str, Any] = {}
-        for kwarg in element.keywords:
-            if kwarg.arg is None:
-                return Failure("invalid_arguments", f"{name}() unpacks arguments with **")
-            key = kwarg.arg.removeprefix(_RENAMED)
-            try:
-                arguments[key] = _literal(kwarg.value)
-            except (ValueError, RecursionError) as error:
-                return Failure("invalid_arguments", f"{name}({key}=...) is not a literal: {error}")
-        calls.append(CallParts(name, arguments))
+        parts = _call_parts(number, element)
+        if isinstance(parts, Failure):
+            return parts
+        calls.append(parts)
     return calls
+
+
+def _parse_items(source: str, commas: Sequence[int]) -> list[CallParts] | None:
+    """The calls, parsed one list item at a time (``None``: let the whole parse explain).
+
+    One ``ast.parse`` of a huge list costs more than linear time; items cut at
+    the scanner's top-level commas are parsed alone, so the total stays linear.
+    """
+    starts = [1, *(comma + 1 for comma in commas)]
+    ends = [*commas, len(source) - 1]
+    calls: list[CallParts] = []
+    for number, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        item = source[start:end].strip()
+        if not item:
+            if number == len(starts) - 1 and number > 0:
+                break  # a trailing comma
+            return None
+        tree = _parse(item)
+        if isinstance(tree, Failure):
+            return None
+        parts = _call_parts(number, tree.body)
+        if isinstance(parts, Failure):
+            return None
+        calls.append(parts)
+    return calls
+
+
+def parse_call_list(source: str, commas: Sequence[int] | None = None) -> list[CallParts] | Failure:
+    """The calls of a Python list of calls, or why it is not one.
+
+    ``commas`` (the positions of the list's top-level commas, as the scanner
+    found them) lets each item be parsed alone; any doubt falls back to one
+    parse of the whole list, which also words the failure.
+    """
+    if commas is not None and source.startswith("[") and source.endswith("]"):
+        calls = _parse_items(source, commas)
+        if calls is not None:
+            return calls
+    return _parse_whole(source)
 
 
 class PythonicBlock(BlockBase):
@@ -183,7 +229,7 @@ class PythonicBlock(BlockBase):
         if not scanner.done:
             return new
         raw = "".join(self._value)
-        calls = parse_call_list(raw)
+        calls = parse_call_list(raw, scanner.commas)
         if isinstance(calls, Failure):
             return self._fail(calls, text, new)
         if not calls:
