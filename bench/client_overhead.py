@@ -118,13 +118,13 @@ def variants(url: str, n: int, paced: bool) -> dict[str, tuple[str, Callable[[],
 
     def openai_sync() -> None:
         for _ in oai.chat.completions.create(
-            model="m", messages=MESSAGES, max_tokens=n, stream=True  # type: ignore[arg-type]
+            model="m", messages=MESSAGES, max_tokens=n, stream=True
         ):
             pass
 
     async def openai_async() -> None:
         async for _ in await aoai.chat.completions.create(
-            model="m", messages=MESSAGES, max_tokens=n, stream=True  # type: ignore[arg-type]
+            model="m", messages=MESSAGES, max_tokens=n, stream=True
         ):
             pass
 

@@ -43,7 +43,7 @@ def request_format(format: FormatLike | None) -> Format | None:
 
 
 def _schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
-    import jsonschema  # type: ignore[import-untyped]
+    import jsonschema
 
     try:
         validator_class = jsonschema.validators.validator_for(schema)

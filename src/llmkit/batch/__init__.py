@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 from anyio.from_thread import start_blocking_portal
@@ -120,7 +120,9 @@ class BatchRunner:
     def _local(self) -> tuple[Executor, AsyncBackend | None]:
         specs = _specs(self.backend)
         if specs is None:
-            backend = resolve_async_backend(self.backend, **self.backend_kwargs)  # type: ignore[arg-type]
+            # _specs found no backend strings: self.backend is an instance.
+            instance = cast(Backend | AsyncBackend, self.backend)
+            backend = resolve_async_backend(instance, **self.backend_kwargs)
             owned = None
         elif len(specs) == 1:
             backend = owned = resolve_async_backend(specs[0], **self.backend_kwargs)

@@ -8,6 +8,7 @@ when standard error is a terminal, plain log lines otherwise, nothing when quiet
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from typing import Literal, Protocol, TextIO
@@ -145,8 +146,6 @@ def progress_for(mode: Literal["auto", "bar", "log", "quiet", "none"] = "auto") 
         return LogProgress()
     if mode == "bar":
         return RichProgress()
-    try:
-        import rich  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("rich") is None:
         return LogProgress()
     return RichProgress() if sys.stderr.isatty() else LogProgress()

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
@@ -46,6 +47,7 @@ from llmkit.batch.summary import BatchResult, BatchSummary
 from llmkit.errors import InvalidRequestError, RemoteGenerationError, StreamInterruptedError
 from llmkit.stream import AsyncStream
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
+from llmkit.types.requests import ChatRequest, EmbedRequest
 from llmkit.types.responses import ChatResponse, GenerateResponse
 
 __all__ = [
@@ -94,8 +96,7 @@ def read_source(source: Source) -> list[tuple[int, bytes]]:
     """
     if isinstance(source, str | os.PathLike):
         try:
-            with open(source, "rb") as handle:  # noqa: PTH123 - str or PathLike alike
-                data = handle.read()
+            data = Path(source).read_bytes()
         except OSError as exc:
             raise InvalidRequestError(f"cannot read the batch input {source}: {exc}") from exc
         lines = data.split(b"\n")
@@ -119,17 +120,17 @@ def _worth_retrying(policy: RetryPolicy, error: Exception) -> bool:
 
 async def _answer(backend: AsyncBackend, item: BatchItem) -> AnyResponse:
     request = item.request
-    if item.kind == "embed":
-        return await backend.embed(request)  # type: ignore[arg-type]
-    if item.kind == "chat":
+    if isinstance(request, EmbedRequest):
+        return await backend.embed(request)
+    if isinstance(request, ChatRequest):
         chat = AsyncStream[ChatResponse](
-            backend.chat(request),  # type: ignore[arg-type]
+            backend.chat(request),
             ChatAccumulator(request.model),
         )
         async with chat:
             return await chat.final_response()
     generate = AsyncStream[GenerateResponse](
-        backend.generate(request),  # type: ignore[arg-type]
+        backend.generate(request),
         GenerateAccumulator(request.model),
     )
     async with generate:

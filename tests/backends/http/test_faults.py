@@ -22,7 +22,7 @@ from llmkit.errors import (
     AuthenticationError,
     BadRequestError,
     ConnectionFailedError,
-    LLMKitError,
+    HTTPStatusError,
     RateLimitError,
     RemoteGenerationError,
     RemoteModelNotFoundError,
@@ -142,11 +142,11 @@ def test_503_then_success(fault_server, protocol):
 
 def test_no_retries_when_the_policy_says_so(fault_server):
     fault_server.script(Reply(status=503, body="busy"), Reply(pieces=ollama_stream("ok")))
-    with pytest.raises(LLMKitError) as info:
+    with pytest.raises(HTTPStatusError) as info:
         Client(ollama(fault_server, retry=RetryPolicy.none())).chat(
             [{"role": "user", "content": "x"}]
         )
-    assert info.value.status_code == 503  # type: ignore[attr-defined]
+    assert info.value.status_code == 503
     assert len(fault_server.received) == 1
 
 
