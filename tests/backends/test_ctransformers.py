@@ -547,3 +547,25 @@ def test_go_and_jinja_templates_build_the_prompt(files):
     with llmkit.Client(CTransformersBackend(str(files["llama"]), chat_template=jinja)) as client:
         caf = client.chat([{"role": "user", "content": "caf"}], options=GREEDY)
     assert caf.message.content == "é!"
+
+
+def test_num_gpu_becomes_gpu_layers_and_loads_on_this_cpu_build(files):
+    from llmkit.types import Options
+    from llmkit_ctransformers.options import ALL_LAYERS, split_options
+
+    assert split_options(Options(num_gpu=3)).load["gpu_layers"] == 3
+    assert split_options(Options(num_gpu=-1)).load["gpu_layers"] == ALL_LAYERS
+    # num_gpu > 0 picks ctransformers' CUDA library: without it (no GPU was lent here) the
+    # error says what to install; num_gpu=0 stays on the CPU library and answers.
+    gpu = CTransformersBackend(str(files["llama"]), options={"num_ctx": 256, "num_gpu": 2})
+    try:
+        with pytest.raises(ModelLoadError, match=r"llmkit-ctransformers\[cuda\]"):
+            llmkit.Client(gpu).generate("a", raw=True, options={**GREEDY, "num_predict": 3})
+    finally:
+        gpu.close()
+    cpu = CTransformersBackend(str(files["llama"]), options={"num_ctx": 256, "num_gpu": 0})
+    try:
+        response = llmkit.Client(cpu).generate("a", raw=True, options={**GREEDY, "num_predict": 3})
+    finally:
+        cpu.close()
+    assert response.response == " b c d"
