@@ -17,6 +17,7 @@ from llmkit.backends import AsyncBackendSpec, resolve_async_backend
 from llmkit.backends.base import AsyncBackend
 from llmkit.stream import AsyncStream
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
+from llmkit.tools.stream import amark_unknown_calls
 from llmkit.types.requests import ThinkLevel, ToolChoice
 from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
 
@@ -113,9 +114,11 @@ class AsyncClient:
             tool_choice=tool_choice,
             stream=stream or None,
         )
-        events = AsyncStream[ChatResponse](
-            self.backend.chat(request), ChatAccumulator(request.model)
-        )
+        chunks = self.backend.chat(request)
+        if request.tools:
+            offered = {tool.function.name for tool in request.tools}
+            chunks = amark_unknown_calls(chunks, offered)
+        events = AsyncStream[ChatResponse](chunks, ChatAccumulator(request.model))
         if stream:
             return events
         async with events:

@@ -15,6 +15,7 @@ from llmkit.backends import BackendSpec, resolve_backend
 from llmkit.backends.base import Backend
 from llmkit.stream import Stream
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
+from llmkit.tools.stream import mark_unknown_calls
 from llmkit.types.requests import ThinkLevel, ToolChoice
 from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
 
@@ -109,9 +110,11 @@ class Client:
             tool_choice=tool_choice,
             stream=stream or None,
         )
-        events = Stream[ChatResponse](
-            self.backend.chat(request), ChatAccumulator(request.model)
-        )
+        chunks = self.backend.chat(request)
+        if request.tools:
+            offered = {tool.function.name for tool in request.tools}
+            chunks = mark_unknown_calls(chunks, offered)
+        events = Stream[ChatResponse](chunks, ChatAccumulator(request.model))
         if stream:
             return events
         with events:

@@ -175,3 +175,95 @@ async def test_the_async_loop_calls_hooks_in_order_and_runs_sync_tools():
         )
     assert seen == ["c0", "c1"]
     assert [m.content for m in run.messages if m.role == "tool"] == ["edited", "edited"]
+
+
+def test_calls_to_tools_not_offered_are_flagged_for_every_backend():
+    # the mock backend, like an HTTP server, hands over calls already parsed
+    script = [calls(("get_weather", {"city": "Paris"}), ("launch", {"code": 1})), answer("x")]
+    client = llmkit.Client(llmkit.MockBackend(script))
+    events = list(client.chat(QUESTION, tools=[get_weather], stream=True))
+    flagged = [
+        (e.call.function.name, e.unknown, e.raw) for e in events if isinstance(e, ToolCallEvent)
+    ]
+    assert flagged == [("get_weather", False, None), ("launch", True, None)]
+    # the response keeps every call the model made; the loop answers the unknown one
+    run = run_tools(llmkit.Client(llmkit.MockBackend(script)), QUESTION, [get_weather])
+    assert [c.function.name for c in run.messages[1].tool_calls] == ["get_weather", "launch"]
+    assert "no tool named 'launch'" in run.results[1].content
+
+
+@pytest.mark.anyio
+async def test_async_clients_flag_unknown_calls_too():
+    script = [
+        calls(
+            ("launch", {}),
+        )
+    ]
+    async with llmkit.AsyncClient(llmkit.MockBackend(script)) as client:
+        stream = await client.chat(QUESTION, tools=[get_weather], stream=True)
+        async with stream:
+            events = [e async for e in stream]
+    assert [e.unknown for e in events if isinstance(e, ToolCallEvent)] == [True]
+    # without tools nothing is offered, so nothing is judged
+    async with llmkit.AsyncClient(llmkit.MockBackend(script)) as client:
+        stream = await client.chat(QUESTION, stream=True)
+        async with stream:
+            events = [e async for e in stream]
+    assert [e.unknown for e in events if isinstance(e, ToolCallEvent)] == [False]
+
+
+@pytest.mark.anyio
+async def test_the_async_loop_awaits_async_hooks_in_order():
+    script = [
+        calls(
+            ("get_weather", {"city": "Paris"}),
+            ("get_weather", {"city": "Rome"}),
+            ("get_weather", {"city": "Oslo"}),
+        ),
+        answer("ok"),
+    ]
+    seen = []
+
+    async def before(call):
+        await anyio.sleep(0.01 if call.id == "c0" else 0)  # order holds even when one waits
+        seen.append(("before", call.id))
+        return {"c1": False, "c2": "asked a person: cloudy"}.get(call.id)
+
+    async def after(call, result):
+        await anyio.sleep(0)
+        seen.append(("after", call.id))
+        return f"logged: {result.content}" if call.id == "c0" else None
+
+    async with llmkit.AsyncClient(llmkit.MockBackend(script)) as client:
+        run = await arun_tools(
+            client, QUESTION, [get_weather], before_call=before, after_call=after
+        )
+    assert seen == [
+        ("before", "c0"),
+        ("before", "c1"),
+        ("before", "c2"),
+        ("after", "c0"),
+        ("after", "c1"),
+        ("after", "c2"),
+    ]
+    contents = [m.content for m in run.messages if m.role == "tool"]
+    assert contents[0] == "logged: sunny in Paris"
+    assert "denied" in contents[1]
+    assert contents[2] == "asked a person: cloudy"
+
+
+def test_the_sync_loop_refuses_async_hooks_clearly():
+    async def before(call):
+        return None
+
+    script = [calls(("get_weather", {"city": "Paris"})), answer("ok")]
+    client = llmkit.Client(llmkit.MockBackend(script))
+    with pytest.raises(InvalidRequestError, match="before_call returned an awaitable"):
+        run_tools(client, QUESTION, [get_weather], before_call=before)
+
+    async def after(call, result):
+        return None
+
+    client = llmkit.Client(llmkit.MockBackend(script))
+    with pytest.raises(InvalidRequestError, match="after_call returned an awaitable"):
+        run_tools(client, QUESTION, [get_weather], after_call=after)

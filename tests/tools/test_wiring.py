@@ -68,9 +68,14 @@ def test_parse_stream_splits_text_thinking_and_calls_in_any_chunking(size):
     events = list(parse_stream(deltas(OUTPUT, size), parser))
     text, thinking, calls = summary(events)
     assert thinking == "Let me look."
-    assert calls == [("get_weather", {"city": "Paris"})]
-    # the unknown tool's call is kept as text, verbatim and in order
-    assert text == 'Checking.<tool_call>{"name": "launch", "arguments": {}}</tool_call> done'
+    assert calls == [("get_weather", {"city": "Paris"}), ("launch", {})]
+    assert text == "Checking. done"
+    # the call to a tool that was not offered is flagged, its text kept on the event
+    flagged = [(e.unknown, e.raw) for e in events if isinstance(e, ToolCallEvent)]
+    assert flagged == [
+        (False, None),
+        (True, '<tool_call>{"name": "launch", "arguments": {}}</tool_call>'),
+    ]
     assert isinstance(events[-1], Done)
     assert all(not isinstance(e, Done) for e in events[:-1])
 
@@ -108,7 +113,10 @@ def test_stream_parser_picks_the_parser_a_request_needs():
     from_template = stream_parser(tools=TOOLS, go_template=template, think=True)
     assert isinstance(from_template, ToolCallParser)
     events = list(parse_stream(deltas(OUTPUT, 5), from_template))
-    assert summary(events)[1:] == ("Let me look.", [("get_weather", {"city": "Paris"})])
+    assert summary(events)[1:] == (
+        "Let me look.",
+        [("get_weather", {"city": "Paris"}), ("launch", {})],
+    )
 
 
 @pytest.mark.parametrize(

@@ -245,3 +245,23 @@ def test_calls_come_out_the_same_in_process_and_through_serve(client, server):
         assert calls_of(remote_forced) == forced
         with pytest.raises(llmkit.UnsupportedFeatureError, match="tool_choice"):
             over_ollama.chat(question, tools=[add], tool_choice="add", options=GREEDY)
+
+
+def test_a_call_to_a_tool_not_offered_is_flagged_the_same_everywhere(client, server):
+    # SmolLM2's template shows no tools, so offering only `add` leaves the few-shot prompt
+    # as it was: the model still calls get_weather, which now was not offered.
+    def flagged(remote):
+        events = list(remote.chat(FEW_SHOT, tools=[add], options=GREEDY, stream=True))
+        calls = [e for e in events if isinstance(e, llmkit.ToolCallEvent)]
+        return [(e.call.function.name, e.call.function.arguments, e.unknown) for e in calls], calls
+
+    expected, local = flagged(client)
+    assert expected == [("get_weather", {"city": "Paris"}, True)]
+    assert local[0].raw is not None and local[0].raw.startswith('<tool_call>{"name": "get_weather"')
+    over_ollama = llmkit.Client(OllamaBackend(server, model="smollm2", api_key=KEY))
+    over_openai = llmkit.Client(
+        OpenAIBackend(server + "/v1", model="smollm2", api_key=KEY, dialect="llama.cpp")
+    )
+    with over_ollama, over_openai:
+        for remote in (over_ollama, over_openai):
+            assert flagged(remote)[0] == expected

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from llmkit.errors import InvalidRequestError, ToolLoopError
-from llmkit.tools.loop import AfterCall, BeforeCall, ToolRun, arun_calls, to_messages, tool_table
+from llmkit.tools.loop import (
+    AsyncAfterCall,
+    AsyncBeforeCall,
+    ToolRun,
+    arun_calls,
+    to_messages,
+    tool_table,
+)
 from llmkit.tools.results import ToolResult
 
 if TYPE_CHECKING:
@@ -29,8 +36,8 @@ async def arun_tools(
     *,
     max_steps: int = 8,
     tool_choice: ToolChoice | None = None,
-    before_call: BeforeCall | None = None,
-    after_call: AfterCall | None = None,
+    before_call: AsyncBeforeCall | None = None,
+    after_call: AsyncAfterCall | None = None,
     model: str | None = None,
     options: OptionsLike | None = None,
     think: bool | ThinkLevel | None = None,
@@ -45,6 +52,7 @@ async def arun_tools(
     tool name forces a call there); later steps let the model choose, so that it can
     answer. After ``max_steps`` model calls that all asked for tools, a
     :class:`~llmkit.errors.ToolLoopError` carries the conversation so far.
+    The hooks may be plain or ``async`` functions.
     """
     if max_steps < 1:
         raise InvalidRequestError("max_steps must be at least 1", fields=["max_steps"])

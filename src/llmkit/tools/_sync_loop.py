@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from llmkit.errors import InvalidRequestError, ToolLoopError
-from llmkit.tools.loop import AfterCall, BeforeCall, ToolRun, run_calls, to_messages, tool_table
+from llmkit.tools.loop import (
+    AfterCall,
+    BeforeCall,
+    ToolRun,
+    run_calls,
+    to_messages,
+    tool_table,
+)
 from llmkit.tools.results import ToolResult
 
 if TYPE_CHECKING:

@@ -12,11 +12,16 @@
    the offered ones;
 3. ``after_call(call, result)``, if given, sees the result and may replace it (return a
    ``ToolResult`` or a ``str``; ``None`` keeps it): for logging, or redacting.
+
+With :func:`arun_calls` (and so ``arun_tools``) either hook may also be an ``async``
+function (to ask a person over a websocket, say, or write to an async log); its answer
+is awaited. :func:`run_calls` takes plain functions only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AfterCall",
+    "AsyncAfterCall",
+    "AsyncBeforeCall",
     "BeforeCall",
     "ToolRun",
     "arun_calls",
@@ -50,6 +57,16 @@ BeforeCall = Callable[["ToolCall"], "ToolResult | str | bool | None"]
 AfterCall = Callable[["ToolCall", ToolResult], "ToolResult | str | None"]
 """``after_call(call, result)``: ``None`` keeps the result; a ``str`` or ``ToolResult``
 replaces it."""
+
+AsyncBeforeCall = Callable[
+    ["ToolCall"], "Awaitable[ToolResult | str | bool | None] | ToolResult | str | bool | None"
+]
+"""A ``before_call`` for the async loop: a plain function or an ``async`` one."""
+
+AsyncAfterCall = Callable[
+    ["ToolCall", ToolResult], "Awaitable[ToolResult | str | None] | ToolResult | str | None"
+]
+"""An ``after_call`` for the async loop: a plain function or an ``async`` one."""
 
 
 @dataclass
@@ -117,19 +134,28 @@ def _as_result(call: ToolCall, answer: ToolResult | str) -> ToolResult:
     return ToolResult(call.function.name, answer, call.id)
 
 
+def _not_awaitable(hook: str, answer: object) -> None:
+    if inspect.isawaitable(answer):
+        if inspect.iscoroutine(answer):
+            answer.close()  # never awaited: close it so Python does not warn on top
+        raise InvalidRequestError(
+            f"{hook} returned an awaitable: async hooks need arun_tools / arun_calls",
+            fields=[hook],
+        )
+
+
 def _decided(
-    call: ToolCall, table: dict[str, FunctionTool[..., Any]], before: BeforeCall | None
+    call: ToolCall,
+    table: dict[str, FunctionTool[..., Any]],
+    verdict: ToolResult | str | bool | None,
 ) -> ToolResult | FunctionTool[..., Any]:
-    """The result of a call settled without running it, or the tool to run."""
+    """The result of a call settled without running it (by ``before_call``'s ``verdict``,
+    or because no such tool was offered), or the tool to run."""
     name = call.function.name
-    if before is not None:
-        verdict = before(call)
-        if verdict is False:
-            return ToolResult(
-                name, f"The call to {name!r} was denied; do not call it again.", call.id
-            )
-        if verdict is not None and verdict is not True:
-            return _as_result(call, verdict)
+    if verdict is False:
+        return ToolResult(name, f"The call to {name!r} was denied; do not call it again.", call.id)
+    if verdict is not None and verdict is not True:
+        return _as_result(call, verdict)
     found = table.get(name)
     if found is None:
         known = ", ".join(sorted(table))
@@ -142,10 +168,7 @@ def _decided(
     return found
 
 
-def _after(call: ToolCall, result: ToolResult, after: AfterCall | None) -> ToolResult:
-    if after is None:
-        return result
-    replaced = after(call, result)
+def _replaced(call: ToolCall, result: ToolResult, replaced: ToolResult | str | None) -> ToolResult:
     return result if replaced is None else _as_result(call, replaced)
 
 
@@ -159,22 +182,37 @@ def run_calls(
     """Run one answer's calls, one after another; the results in the calls' order."""
     results = []
     for call in calls:
-        decided = _decided(call, table, before_call)
+        verdict = None if before_call is None else before_call(call)
+        _not_awaitable("before_call", verdict)
+        decided = _decided(call, table, verdict)
         result = decided if isinstance(decided, ToolResult) else decided.call(call)
-        results.append(_after(call, result, after_call))
+        if after_call is not None:
+            replaced = after_call(call, result)
+            _not_awaitable("after_call", replaced)
+            result = _replaced(call, result, replaced)
+        results.append(result)
     return results
+
+
+async def _answer(value: Awaitable[Any] | Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def arun_calls(
     calls: Sequence[ToolCall],
     table: dict[str, FunctionTool[..., Any]],
     *,
-    before_call: BeforeCall | None = None,
-    after_call: AfterCall | None = None,
+    before_call: AsyncBeforeCall | None = None,
+    after_call: AsyncAfterCall | None = None,
 ) -> list[ToolResult]:
     """Run one answer's calls concurrently (async tools awaited, sync ones in worker
-    threads); the hooks run in the calls' order; the results in the calls' order."""
-    decided = [_decided(call, table, before_call) for call in calls]
+    threads); the hooks (plain or ``async``) run one at a time in the calls' order:
+    every ``before_call`` before any tool runs, every ``after_call`` once all have
+    finished; the results in the calls' order."""
+    decided = []
+    for call in calls:
+        verdict = None if before_call is None else await _answer(before_call(call))
+        decided.append(_decided(call, table, verdict))
     results: list[ToolResult | None] = [
         item if isinstance(item, ToolResult) else None for item in decided
     ]
@@ -187,4 +225,9 @@ async def arun_calls(
             if not isinstance(item, ToolResult):
                 group.start_soon(run, index, item)
     done = [result for result in results if result is not None]
-    return [_after(call, result, after_call) for call, result in zip(calls, done, strict=True)]
+    if after_call is None:
+        return done
+    return [
+        _replaced(call, result, await _answer(after_call(call, result)))
+        for call, result in zip(calls, done, strict=True)
+    ]

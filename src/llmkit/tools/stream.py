@@ -9,7 +9,12 @@ vocabulary as every other backend: answer text as ``TextDelta``, reasoning as
 
 Nothing is lost: a failed attempt at a call has already come out as text (the parser's
 ``ParseProblem`` only explains it), and a call to a tool that was not offered comes out
-as its raw text. Thinking tags are structure and are dropped, as Ollama drops them.
+as a ``ToolCallEvent`` flagged ``unknown``, with its raw text. Thinking tags are structure
+and are dropped, as Ollama drops them.
+
+:func:`mark_unknown_calls` / :func:`amark_unknown_calls` flag calls to tools that were
+not offered for backends whose calls arrive already parsed (HTTP servers), so every
+backend reports them the same way.
 
 :func:`stream_parser` chooses the parser for a request: the Ollama (Go) template's format
 and thinking tags when there is one, else a named format (the caller's choice, or one
@@ -18,7 +23,7 @@ inferred from a Jinja chat template's text by :func:`infer_tool_format`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmkit.tools.events import ParserEvent, TextChunk, ThinkingChunk, ToolCallComplete
@@ -33,7 +38,9 @@ __all__ = [
     "DEFAULT_THINKING_TAGS",
     "DEFAULT_TOOL_FORMAT",
     "OutputParser",
+    "amark_unknown_calls",
     "infer_tool_format",
+    "mark_unknown_calls",
     "parse_stream",
     "stream_events",
     "stream_parser",
@@ -148,8 +155,6 @@ def stream_events(events: Iterable[ParserEvent]) -> Iterator[StreamEvent]:
     text: list[str] = []
     thinking: list[str] = []
     for event in events:
-        if isinstance(event, ToolCallComplete) and event.unknown:
-            event = TextChunk(event.raw)  # not an offered tool: the model's text, kept as text
         if isinstance(event, TextChunk):
             if thinking:
                 yield ThinkingDelta(text="".join(thinking))
@@ -167,8 +172,49 @@ def stream_events(events: Iterable[ParserEvent]) -> Iterator[StreamEvent]:
             if thinking:
                 yield ThinkingDelta(text="".join(thinking))
                 thinking.clear()
-            yield ToolCallEvent(call=event.to_tool_call())
+            yield ToolCallEvent(
+                call=event.to_tool_call(),
+                unknown=event.unknown,
+                raw=event.raw if event.unknown else None,
+            )
     if thinking:
         yield ThinkingDelta(text="".join(thinking))
     if text:
         yield TextDelta(text="".join(text))
+
+
+def _flagged(event: StreamEvent, offered: Collection[str]) -> StreamEvent:
+    if (
+        isinstance(event, ToolCallEvent)
+        and not event.unknown
+        and event.call.function.name not in offered
+    ):
+        return event.model_copy(update={"unknown": True})
+    return event
+
+
+def mark_unknown_calls(
+    events: Iterable[StreamEvent], offered: Collection[str]
+) -> Iterator[StreamEvent]:
+    """``events`` with each ``ToolCallEvent`` whose tool is not in ``offered`` (tool names)
+    flagged ``unknown``. Closing the result closes ``events``."""
+    try:
+        for event in events:
+            yield _flagged(event, offered)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+
+
+async def amark_unknown_calls(
+    events: AsyncIterator[StreamEvent], offered: Collection[str]
+) -> AsyncIterator[StreamEvent]:
+    """The async twin of :func:`mark_unknown_calls`."""
+    try:
+        async for event in events:
+            yield _flagged(event, offered)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -54,10 +54,19 @@ class ThinkingDelta(_Event):
 
 
 class ToolCallEvent(_Event):
-    """A complete tool call."""
+    """A complete tool call.
+
+    ``unknown`` is true when the model called a tool that the request did not offer
+    (every backend flags these the same way; :func:`~llmkit.tools.run_tools` answers
+    them with an error that lists the offered tools). ``raw`` is the call's text as the
+    model wrote it, where llmkit parsed the call from raw output (in-process runtimes),
+    else ``None``.
+    """
 
     type: Literal["tool_call"] = "tool_call"
     call: ToolCall
+    unknown: bool = False
+    raw: str | None = None
 
 
 class Done(_Event):
