@@ -103,6 +103,14 @@ def test_no_sampling_arguments_no_options():
         ({"min_tokens": 3}, "min_tokens"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        (
+            {"chat_template_kwargs": {"add_generation_prompt": False}},
+            "chat_template_kwargs.add_generation_prompt",
+        ),
+        (
+            {"chat_template_kwargs": {"enable_thinking": "yes"}},
+            "chat_template_kwargs.enable_thinking",
+        ),
         ({"bogus": 1}, "bogus"),
     ],
 )
@@ -254,6 +262,11 @@ def test_response_format():
 def test_reasoning_effort_becomes_think():
     assert chat(reasoning_effort="high").request.think == "high"
     assert chat(reasoning_effort="none").request.think is False
+    # llama.cpp's and vLLM's switch, as llmkit's own OpenAI backend sends it
+    assert chat(chat_template_kwargs={"enable_thinking": True}).request.think is True
+    assert chat(chat_template_kwargs={"enable_thinking": False}).request.think is False
+    both = chat(reasoning_effort="low", chat_template_kwargs={"enable_thinking": True})
+    assert both.request.think == "low"
 
 
 def test_completions_send_the_prompt_raw():

@@ -265,3 +265,34 @@ def test_a_call_to_a_tool_not_offered_is_flagged_the_same_everywhere(client, ser
     with over_ollama, over_openai:
         for remote in (over_ollama, over_openai):
             assert flagged(remote)[0] == expected
+
+
+# One example turn teaches SmolLM2 to reason inside <think> tags; greedy decoding copies it.
+THINK_SHOT = [
+    {"role": "system", "content": "Think first inside <think></think>, then answer."},
+    {"role": "user", "content": "What is 2 plus 2?"},
+    {"role": "assistant", "content": "<think>2 plus 2 makes 4.</think>The answer is 4."},
+    {"role": "user", "content": "What is 3 plus 3?"},
+]
+
+
+def test_a_real_models_thinking_is_split_out_in_process_and_through_serve(client, server):
+    plain = client.chat(THINK_SHOT, options=GREEDY)
+    assert plain.message.content.startswith("<think>") and plain.message.thinking is None
+    thought = client.chat(THINK_SHOT, think=True, options=GREEDY)
+    reasoning, _, answer = plain.message.content.removeprefix("<think>").partition("</think>")
+    assert (thought.message.thinking, thought.message.content) == (reasoning, answer)
+    assert reasoning and answer
+    events = list(client.chat(THINK_SHOT, think=True, options=GREEDY, stream=True))
+    assert "".join(e.text for e in events if isinstance(e, llmkit.ThinkingDelta)) == reasoning
+    assert "".join(e.text for e in events if isinstance(e, llmkit.TextDelta)) == answer
+    over_ollama = llmkit.Client(OllamaBackend(server, model="smollm2", api_key=KEY))
+    over_openai = llmkit.Client(
+        OpenAIBackend(server + "/v1", model="smollm2", api_key=KEY, dialect="llama.cpp")
+    )
+    with over_ollama, over_openai:
+        for remote in (over_ollama, over_openai):
+            for stream in (False, True):
+                got = remote.chat(THINK_SHOT, think=True, options=GREEDY, stream=stream)
+                message = (got.final_response() if stream else got).message
+                assert (message.thinking, message.content) == (reasoning, answer)

@@ -17,6 +17,7 @@ OpenAI (and llama.cpp / vLLM server extras)      llmkit
 ``_eta``; ``penalize_nl``                        ``mirostat_eta``; ``penalize_newline``
 ``response_format`` json_object / json_schema    ``format`` ``"json"`` / the schema
 ``reasoning_effort``                             ``think`` (``none``/``minimal``: off)
+``chat_template_kwargs.enable_thinking``         ``think`` (llama.cpp's and vLLM's switch)
 ``tools`` (``strict`` is accepted, not enforced) ``tools``
 ``tool_choice`` (a string, or a named function)  ``tool_choice`` (the function's name)
 ``messages`` (``developer`` → ``system``;        ``messages`` (``images``; ``tool_name``
@@ -209,6 +210,7 @@ class ChatCompletionRequest(_Sampling):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
+    chat_template_kwargs: dict[str, Any] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
     functions: list[Any] | None = None
@@ -477,9 +479,18 @@ def _format(response_format: ResponseFormat | None) -> str | dict[str, Any] | No
     return response_format.json_schema.json_schema
 
 
-def _think(effort: str | None) -> bool | str | None:
+def _think(effort: str | None, template_kwargs: dict[str, Any] | None) -> bool | str | None:
+    switch = None
+    for key, value in (template_kwargs or {}).items():
+        if key != "enable_thinking":
+            raise _refuse(f"chat_template_kwargs.{key}", "is not supported (only enable_thinking)")
+        if not isinstance(value, bool):
+            raise _refuse(
+                "chat_template_kwargs.enable_thinking", f"expected true or false, got {value!r}"
+            )
+        switch = value
     if effort is None:
-        return None
+        return switch
     if effort in ("none", "minimal"):
         return False
     if effort in ("low", "medium", "high"):
@@ -514,7 +525,7 @@ def chat_request(body: dict[str, Any]) -> OpenAICall[ChatRequest]:
         ("tools", _tools(parsed)),
         ("tool_choice", _tool_choice(parsed)),
         ("format", _format(parsed.response_format)),
-        ("think", _think(parsed.reasoning_effort)),
+        ("think", _think(parsed.reasoning_effort, parsed.chat_template_kwargs)),
     ):
         if value is not None:
             data[key] = value
