@@ -24,16 +24,14 @@ import math
 import mmap
 import os
 import random
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
-from llmkit.backends.base import ExclusiveModelLock
+from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import (
     GenerationError,
@@ -105,16 +103,13 @@ def preflight(path: Path, model_type: str | None = None) -> GGUFMetadata | None:
     return info
 
 
-class _Loaded:
+class _Loaded(LoadedModel):
     """A loaded model, what was learnt about it once, and the calls into its C library."""
 
     def __init__(self, llm: Any, path: Path, info: GGUFMetadata | None, load_ns: int) -> None:
+        super().__init__(path, load_ns)
         self.llm = llm
-        self.path = path
         self.info = info
-        self.load_ns = load_ns
-        self.lock = ExclusiveModelLock(f"the model {path.name}")
-        self.fresh = True
         self.n_ctx = int(llm.context_length)
         self.n_vocab = int(llm.vocab_size)
         self.eos = int(llm.eos_token_id)
@@ -258,8 +253,7 @@ class CTransformersBackend:
             Template.from_go(go_template) if isinstance(go_template, str) else go_template
         )
         self.lib = lib
-        self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
-        self._loading = threading.Lock()
+        self._loaded = LoadedModels[_Loaded](_free, limit=_MAX_LOADED)
 
     @classmethod
     def from_target(cls, target: str, /, **kwargs: Any) -> CTransformersBackend:
@@ -367,22 +361,19 @@ class CTransformersBackend:
                 counts.append(len(tokens))
         finally:
             loaded.lock.release()
-        if _unload_now(request.keep_alive):
-            self._unload(loaded)
+        if unload_after_request(request.keep_alive):
+            self._loaded.unload(loaded)
         return EmbedResponse(
             model=name,
             embeddings=vectors,
             total_duration=time.perf_counter_ns() - started,
-            load_duration=self._take_load_ns(loaded),
+            load_duration=loaded.take_load_ns(),
             prompt_eval_count=sum(counts),
         )
 
     def close(self) -> None:
         """Unload every model this backend loaded."""
-        with self._loading:
-            for loaded in self._loaded.values():
-                _free(loaded)
-            self._loaded.clear()
+        self._loaded.clear()
 
     # -- internals ------------------------------------------------------------
 
@@ -413,17 +404,12 @@ class CTransformersBackend:
         return self.store.resolve(model, pull=self._pull), model
 
     def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
-        key = (str(path), *sorted(load.items()))
-        with self._loading:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
+        def check() -> GGUFMetadata | None:
             if not path.is_file():
                 raise ModelNotFoundError(f"model file not found: {path}", path=str(path))
-            info = preflight(path, self.model_type)
-            while len(self._loaded) >= _MAX_LOADED:
-                _, old = self._loaded.popitem(last=False)
-                _free(old)
+            return preflight(path, self.model_type)
+
+        def load_now(info: GGUFMetadata | None) -> _Loaded:
             from ctransformers import LLM  # imported on first load, never at import time
             from ctransformers.llm import Config
 
@@ -452,23 +438,9 @@ class CTransformersBackend:
                     "the file found nothing wrong; the llama.cpp backend may load it: "
                     f"backend='llamacpp:{path}'"
                 ) from exc
-            loaded = _Loaded(llm, path, info, time.perf_counter_ns() - started)
-            self._loaded[key] = loaded
-            return loaded
+            return _Loaded(llm, path, info, time.perf_counter_ns() - started)
 
-    @staticmethod
-    def _take_load_ns(loaded: _Loaded) -> int:
-        if loaded.fresh:
-            loaded.fresh = False
-            return loaded.load_ns
-        return 0
-
-    def _unload(self, loaded: _Loaded) -> None:
-        with self._loading:
-            for key, value in list(self._loaded.items()):
-                if value is loaded:
-                    del self._loaded[key]
-            _free(loaded)
+        return self._loaded.get((str(path), *sorted(load.items())), check, load_now)
 
     def _run(
         self,
@@ -482,7 +454,7 @@ class CTransformersBackend:
     ) -> Iterator[StreamEvent]:
         started = time.perf_counter_ns()
         loaded = self._load(path, split.load)
-        load_ns = self._take_load_ns(loaded)
+        load_ns = loaded.take_load_ns()
         wanted_ctx = split.load.get("context_length")
         if "num_ctx" in split.explicit and wanted_ctx and wanted_ctx > loaded.n_ctx:
             raise UnsupportedOptionError(
@@ -553,13 +525,8 @@ class CTransformersBackend:
             )
         finally:
             loaded.lock.release()
-            if _unload_now(keep_alive):
-                self._unload(loaded)
-
-
-def _unload_now(keep_alive: str | float | None) -> bool:
-    """``keep_alive`` 0 unloads after the request; any other value keeps the model until close()."""
-    return keep_alive is not None and str(keep_alive).strip() in {"0", "0.0", "0s", "0m", "0h"}
+            if unload_after_request(keep_alive):
+                self._loaded.unload(loaded)
 
 
 def _free(loaded: _Loaded) -> None:

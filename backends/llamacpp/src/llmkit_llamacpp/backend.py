@@ -19,14 +19,13 @@ import re
 import threading
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from llmkit._request import OptionsLike, coerce_options
-from llmkit.backends.base import ExclusiveModelLock
+from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
 from llmkit.chat_template import JinjaChatTemplate
 from llmkit.errors import (
     ContextWindowError,
@@ -63,15 +62,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class _Loaded:
+class _Loaded(LoadedModel):
     """A loaded model and what was learnt about it once."""
 
     def __init__(self, llm: Any, path: Path, load_ns: int) -> None:
+        super().__init__(path, load_ns)
         self.llm = llm
-        self.path = path
-        self.load_ns = load_ns
-        self.lock = ExclusiveModelLock(f"the model {path.name}")
-        self.fresh = True
         metadata: dict[str, str] = getattr(llm, "metadata", {}) or {}
         self.template_source = metadata.get("tokenizer.chat_template")
         self.bos_text = self._special_text(llm.token_bos())
@@ -177,8 +173,7 @@ class LlamaCppBackend:
         self._request_templates: dict[str, Template] = {}
         self.reuse_prompt_cache = reuse_prompt_cache
         self.tool_format = tool_format
-        self._loaded: OrderedDict[tuple[Any, ...], _Loaded] = OrderedDict()
-        self._loading = threading.Lock()
+        self._loaded = LoadedModels[_Loaded](_free, limit=_MAX_LOADED)
 
     @classmethod
     def from_target(cls, target: str, /, **kwargs: Any) -> LlamaCppBackend:
@@ -309,22 +304,19 @@ class LlamaCppBackend:
             raise GenerationError(f"llama.cpp could not embed: {exc}") from exc
         finally:
             loaded.lock.release()
-            if _unload_now(request.keep_alive):
-                self._unload(loaded)
+            if unload_after_request(request.keep_alive):
+                self._loaded.unload(loaded)
         return EmbedResponse(
             model=name,
             embeddings=[[float(x) for x in vector] for vector in vectors],
             total_duration=time.perf_counter_ns() - started,
-            load_duration=self._take_load_ns(loaded),
+            load_duration=loaded.take_load_ns(),
             prompt_eval_count=sum(counts),
         )
 
     def close(self) -> None:
         """Unload every model this backend loaded."""
-        with self._loading:
-            for loaded in self._loaded.values():
-                _free(loaded)
-            self._loaded.clear()
+        self._loaded.clear()
 
     # -- internals ------------------------------------------------------------
 
@@ -368,16 +360,11 @@ class LlamaCppBackend:
         return self.store.resolve(model, pull=self._pull), model
 
     def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
-        key = (str(path), *sorted((k, repr(v)) for k, v in load.items()))
-        with self._loading:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
-            while len(self._loaded) >= _MAX_LOADED:
-                _, old = self._loaded.popitem(last=False)
-                _free(old)
+        def check() -> None:
             if not path.is_file():
                 raise ModelNotFoundError(f"model file not found: {path}", path=str(path))
+
+        def load_now(_: None) -> _Loaded:
             from llama_cpp import Llama  # imported on first load, never at import time
 
             started = time.perf_counter_ns()
@@ -385,23 +372,10 @@ class LlamaCppBackend:
                 llm = Llama(model_path=str(path), verbose=False, **load)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
-            loaded = _Loaded(llm, path, time.perf_counter_ns() - started)
-            self._loaded[key] = loaded
-            return loaded
+            return _Loaded(llm, path, time.perf_counter_ns() - started)
 
-    @staticmethod
-    def _take_load_ns(loaded: _Loaded) -> int:
-        if loaded.fresh:
-            loaded.fresh = False
-            return loaded.load_ns
-        return 0
-
-    def _unload(self, loaded: _Loaded) -> None:
-        with self._loading:
-            for key, value in list(self._loaded.items()):
-                if value is loaded:
-                    del self._loaded[key]
-            _free(loaded)
+        key = (str(path), *sorted((k, repr(v)) for k, v in load.items()))
+        return self._loaded.get(key, check, load_now)
 
     def _run(
         self,
@@ -421,7 +395,7 @@ class LlamaCppBackend:
             return
         started = time.perf_counter_ns()
         loaded = self._load(path, split.load)
-        load_ns = self._take_load_ns(loaded)
+        load_ns = loaded.take_load_ns()
         llm = loaded.llm
         if split.load.get("vocab_only"):
             raise InvalidRequestError(
@@ -501,8 +475,8 @@ class LlamaCppBackend:
             if generator is not None:
                 generator.close()
             loaded.lock.release()
-            if _unload_now(keep_alive):
-                self._unload(loaded)
+            if unload_after_request(keep_alive):
+                self._loaded.unload(loaded)
 
     def _run_batched(
         self,
@@ -517,7 +491,7 @@ class LlamaCppBackend:
         """``_run`` through the batch engine: the same checks, events and counts."""
         started = time.perf_counter_ns()
         loaded = self._load(path, split.load)
-        load_ns = self._take_load_ns(loaded)
+        load_ns = loaded.take_load_ns()
         if split.load.get("vocab_only"):
             raise InvalidRequestError(
                 "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
@@ -572,8 +546,8 @@ class LlamaCppBackend:
         finally:
             if stream is not None:
                 stream.close()
-            if _unload_now(keep_alive):
-                self._unload(loaded)
+            if unload_after_request(keep_alive):
+                self._loaded.unload(loaded)
 
 
 def _as_go_template(value: Template | str | os.PathLike[str] | None) -> Template | None:
@@ -621,11 +595,6 @@ def _fitted_prompt(
     if last and last[0][0] == fit.messages:  # the fit returns the candidate counted last
         return _Prompt(last[0][1], fit)
     return _Prompt(_tokenize(loaded, render(fit.messages)), fit)
-
-
-def _unload_now(keep_alive: str | float | None) -> bool:
-    """``keep_alive`` 0 unloads after the request; any other value keeps the model until close()."""
-    return keep_alive is not None and str(keep_alive).strip() in {"0", "0.0", "0s", "0m", "0h"}
 
 
 def _token_limit(num_predict: int, room: int) -> int:
