@@ -53,11 +53,14 @@ ProblemKind = Literal[
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class TextChunk:
     """Answer text: everything that is not a tool call or thinking, verbatim."""
 
     text: str
+
+    def __init__(self, text: str) -> None:
+        _set_text(self, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class Markup:
     raw: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ToolCallStart:
     """A tool call is being read. ``name`` is ``None`` when its arguments come before its
     name. If the attempt fails, a ``ParseProblem`` with the same ``index`` follows and
@@ -85,8 +88,12 @@ class ToolCallStart:
     index: int
     name: str | None
 
+    def __init__(self, index: int, name: str | None) -> None:
+        _set_start_index(self, index)
+        _set_start_name(self, name)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class ToolCallArgumentsDelta:
     """A piece of a call's arguments as JSON text. For one index, the pieces concatenate
     to the arguments object: the model's own text when it wrote an object, else
@@ -97,8 +104,21 @@ class ToolCallArgumentsDelta:
     index: int
     text: str
 
+    def __init__(self, index: int, text: str) -> None:
+        _set_delta_index(self, index)
+        _set_delta_text(self, text)
 
-@dataclass(frozen=True, slots=True)
+
+# Several of these are made per generated token or call: their ``__init__`` sets the slots
+# directly, which is cheaper than the ``object.__setattr__`` calls of a frozen dataclass.
+_set_text = TextChunk.__dict__["text"].__set__
+_set_delta_index = ToolCallArgumentsDelta.__dict__["index"].__set__
+_set_delta_text = ToolCallArgumentsDelta.__dict__["text"].__set__
+_set_start_index = ToolCallStart.__dict__["index"].__set__
+_set_start_name = ToolCallStart.__dict__["name"].__set__
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ToolCallComplete:
     """A whole tool call.
 
@@ -116,6 +136,23 @@ class ToolCallComplete:
     raw: str
     unknown: bool = False
 
+    def __init__(
+        self,
+        index: int,
+        id: str,
+        name: str,
+        arguments: dict[str, Any],
+        raw: str,
+        unknown: bool = False,
+    ) -> None:
+        set_index, set_id, set_name, set_arguments, set_raw, set_unknown = _COMPLETE_SETTERS
+        set_index(self, index)
+        set_id(self, id)
+        set_name(self, name)
+        set_arguments(self, arguments)
+        set_raw(self, raw)
+        set_unknown(self, unknown)
+
     def to_tool_call(self) -> ToolCall:
         """The call as llmkit's public :class:`~llmkit.types.ToolCall`."""
         return ToolCall(
@@ -124,6 +161,12 @@ class ToolCallComplete:
                 name=self.name, arguments=dict(self.arguments), index=self.index
             ),
         )
+
+
+_COMPLETE_SETTERS = tuple(
+    getattr(ToolCallComplete, name).__set__
+    for name in ("index", "id", "name", "arguments", "raw", "unknown")
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,14 +55,20 @@ FORMAT_NAMES = tuple(sorted(FORMATS))
 """The names :meth:`ToolCallParser.for_format` knows."""
 
 _WS = re.compile(r"[ \t\n\r]+")
+_NEVER = re.compile(r"(?!)")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_ID_PAIRS = tuple(a + b for a in _ID_ALPHABET for b in _ID_ALPHABET)
 _RANDOM = random.Random()  # seeded from the OS; ids need to differ, not to be secret
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _random_id(index: int) -> str:
     """Ollama's call ids: ``call_`` and 8 random lowercase letters or digits."""
     del index
-    return "call_" + "".join(_RANDOM.choices(_ID_ALPHABET, k=8))
+    number = _RANDOM.randrange(36**8)
+    high, low = divmod(number, 36**4)
+    pairs = _ID_PAIRS
+    return f"call_{pairs[high // 1296]}{pairs[high % 1296]}{pairs[low // 1296]}{pairs[low % 1296]}"
 
 
 def tool_names(tools: Iterable[Any] | None) -> frozenset[str] | None:
@@ -121,13 +127,15 @@ class ToolCallParser:
             else None
         )
         self._make_id = id_factory or _random_id
-        firsts = sorted({piece[0] for piece in self._by_first})
-        self._first_chars = (
-            re.compile("[" + "".join(re.escape(char) for char in firsts) + "]") if firsts else None
-        )
+        firsts = "".join(re.escape(char) for char in sorted({p[0] for p in self._by_first}))
+        self._first_chars = (re.compile(f"[{firsts}]") if firsts else _NEVER).search
         self._buffer = ""
         self._block: Block | None = None
         self._at_start = bool(self._bound)
+        # What the next piece can take a short way (see feed): the block being read, or
+        # whether plain text passes straight through; both with nothing held back.
+        self._inside: Block | None = None
+        self._plain = not self._at_start and self._splitter is None
         self._index = 0
         self._started = False
         self._delta_sent = False
@@ -188,6 +196,22 @@ class ToolCallParser:
 
     def feed(self, text: str) -> list[ParserEvent]:
         """The events that one more piece of output decides."""
+        # The two common cases first, kept short: a piece inside a call, and plain text.
+        block = self._inside
+        if block is not None:
+            if text.__class__ is str:
+                out = self._out = []
+                pos = block.feed(text, 0)
+                if block.done:
+                    self._block = None
+                    self._run(text, pos, final=False)
+                    self._settle()
+                elif pos != len(text):  # the block waits to see more of what starts there
+                    self._buffer = text[pos:]
+                    self._inside = None
+                return out
+        elif self._plain and text.__class__ is str and self._first_chars(text) is None:
+            return [TextChunk(text)] if text else []
         if not isinstance(text, str):
             raise TypeError(
                 "ToolCallParser.feed() takes str; decode bytes first "
@@ -198,22 +222,6 @@ class ToolCallParser:
         splitter = self._splitter
         if splitter is not None and splitter.passing_through:
             splitter = self._splitter = None
-        if splitter is None and not self._buffer:
-            # The two common cases, kept short: plain text, and text inside a call.
-            block = self._block
-            if block is None:
-                if not self._at_start and (
-                    self._first_chars is None or self._first_chars.search(text) is None
-                ):
-                    return [TextChunk(text)] if text else []
-            elif text:
-                out = self._out = []
-                pos = block.feed(text, 0)
-                if pos != len(text) or block.done:
-                    if block.done:
-                        self._block = None
-                    self._run(text, pos, final=False)
-                return out
         out = self._out = []
         if splitter is None:
             self._content(text)
@@ -223,13 +231,23 @@ class ToolCallParser:
                     self._content(event.text)
                 else:
                     out.append(event)
+        self._settle()
         return out
+
+    def _settle(self) -> None:
+        """Decide which short way (if any) the next piece can take."""
+        if self._splitter is not None or self._buffer:
+            self._inside, self._plain = None, False
+        else:
+            self._inside = self._block
+            self._plain = self._block is None and not self._at_start
 
     def finish(self) -> list[ParserEvent]:
         """The events for everything still held back, at the end of the output."""
         if self._finished:
             return []
         self._finished = True
+        self._inside, self._plain = None, False
         out = self._out = []
         if self._splitter is not None:
             for event in self._splitter.finish():
@@ -380,9 +398,7 @@ class ToolCallParser:
         self.start_call(parts.name)
         index = self._index
         if not self._delta_sent:
-            self._out.append(
-                ToolCallArgumentsDelta(index, json.dumps(parts.arguments, ensure_ascii=False))
-            )
+            self._out.append(ToolCallArgumentsDelta(index, _ENCODER.encode(parts.arguments)))
         self._out.append(
             ToolCallComplete(
                 index=index,

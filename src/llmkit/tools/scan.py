@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import ClassVar
+from collections.abc import Callable, Generator
+from typing import ClassVar, TypeAlias
 
 __all__ = ["JsonScanner", "PythonListScanner"]
 
@@ -40,6 +41,93 @@ MAX_DEPTH = 512
 """Deeper nesting than this is refused (and would overflow ``json.loads`` anyway)."""
 
 
+# -- the fast path for long pieces: runs of JSON tokens inside a container, one regex each --
+# A container's tokens follow a cycle (object: key, ':', value, ','; array: value, ',').
+# For each place in the cycle one regular expression consumes whole cycles, part of one,
+# and perhaps a string cut by the end of the text; empty marker groups tell where it
+# stopped (``Match.lastindex``). Numbers and literals count only when followed by a
+# character that cannot continue them; what is left (a bracket, a number or a backslash
+# at the end, an error) goes to the character loop.
+
+_FAST_MIN = 24
+"""Shorter pieces (a token or two, as models stream) go through the character loop."""
+_WSP = r"[ \t\n\r]*+"
+_STRING_REST = r'[^"\\]*+(?:\\[\s\S][^"\\]*+)*+"'
+_STRING_CUT = r'"[^"\\]*+(?:\\[\s\S][^"\\]*+)*+\Z'
+_SCALAR = (
+    f'(?:"{_STRING_REST}'
+    r"|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?=[^-+0-9.eE])"
+    r"|(?:true|false|null)(?=[^a-zA-Z]))"
+)
+_Step: TypeAlias = "tuple[str, int, int | None]"
+_IN_KEY, _IN_VALUE = 100, 101  # marker states: inside a key / a value string at the end
+# Each step: its pattern, the state after it, the state when the text ends inside it.
+_CYCLES: dict[int, tuple[_Step, ...]] = {
+    _OBJ: (
+        ('"' + _STRING_REST, _COLON, _IN_KEY),
+        (":", _VALUE, None),
+        (_SCALAR, _AFTER, _IN_VALUE),
+        (",", _KEY, None),
+    ),
+    _ARR: ((_SCALAR, _AFTER, _IN_VALUE), (",", _VALUE, None)),
+}
+
+FastRun: TypeAlias = "tuple[Callable[[str, int], re.Match[str] | None], tuple[int, ...]]"
+
+
+def _part(steps: list[_Step], k: int, states: list[int]) -> str:
+    """Steps ``k`` on, each optional after the one before; appends the states of their
+    marker groups to ``states`` in the groups' order."""
+    pattern, after, cut = steps[k]
+    if k == len(steps) - 1:  # a whole last step would make a whole cycle
+        if cut is None:
+            return ""
+        states.append(cut)
+        return f"(?:{_STRING_CUT}())?"
+    states.append(after)
+    inner = _part(steps, k + 1, states)
+    if cut is None:
+        return f"(?:{pattern}(){_WSP}{inner})?"
+    states.append(cut)
+    return f"(?:{pattern}(){_WSP}{inner}|{_STRING_CUT}())?"
+
+
+def _runs_from(cycle: tuple[_Step, ...], first: int, states: list[int]) -> str:
+    """Whole cycles starting at step ``first``, then part of one."""
+    steps = [cycle[(first + k) % len(cycle)] for k in range(len(cycle))]
+    whole = "".join(f"{pattern}{_WSP}" for pattern, _, _ in steps)
+    states.append(steps[-1][1])
+    return f"{_WSP}(?:{whole}())*{_part(steps, 0, states)}"
+
+
+def _fast_run(top: int, first: int, *, in_string: bool = False) -> FastRun:
+    cycle = _CYCLES[top]
+    states = [-1]  # group 0 is the whole match
+    if in_string:
+        states.append(cycle[first][1])
+        body = _STRING_REST + "()" + _runs_from(cycle, (first + 1) % len(cycle), states)
+    else:
+        body = _runs_from(cycle, first, states)
+    return re.compile(body).match, tuple(states)
+
+
+def _fast_table() -> list[FastRun | None]:
+    """Indexed by the scanner's state: ``expect + 6 * top`` outside strings, ``12 + 2 *
+    top + is_key`` inside one."""
+    table: list[FastRun | None] = [None] * 16
+    for expect, first in ((_KEY_OR_END, 0), (_KEY, 0), (_COLON, 1), (_VALUE, 2), (_AFTER, 3)):
+        table[expect + 6 * _OBJ] = _fast_run(_OBJ, first)
+    for expect, first in ((_VALUE_OR_END, 0), (_VALUE, 0), (_AFTER, 1)):
+        table[expect + 6 * _ARR] = _fast_run(_ARR, first)
+    table[12 + 2 * _OBJ] = _fast_run(_OBJ, 2, in_string=True)  # a value string
+    table[12 + 2 * _OBJ + 1] = _fast_run(_OBJ, 0, in_string=True)  # a key
+    table[12 + 2 * _ARR] = _fast_run(_ARR, 0, in_string=True)
+    return table
+
+
+_FAST = _fast_table()
+
+
 def _show(char: str) -> str:
     return repr(char)
 
@@ -55,22 +143,15 @@ class JsonScanner:
     under the first name key of the top-level object, and ``args_start`` /
     ``args_end`` are the offsets (from the value's first character) of the first
     arguments key's object value. ``keys_seen`` counts the top-level object's keys.
+
+    The scanning state lives in the local variables of a generator that each piece
+    resumes (:meth:`_scan`): a piece costs a few steps of Python, and local variables
+    are the cheapest Python has.
     """
 
     __slots__ = (
         "_args_keys",
-        "_capture",
-        "_capture_kind",
-        "_escape",
-        "_expect",
-        "_in_args",
-        "_in_string",
-        "_key",
         "_name_keys",
-        "_stack",
-        "_string_is_key",
-        "_word",
-        "_word_kind",
         "args_end",
         "args_start",
         "consumed",
@@ -78,22 +159,12 @@ class JsonScanner:
         "error",
         "keys_seen",
         "name",
+        "send",
     )
 
     def __init__(self, *, name_keys: tuple[str, ...] = (), args_keys: tuple[str, ...] = ()) -> None:
         self._name_keys = name_keys
         self._args_keys = args_keys
-        self._stack: list[int] = []
-        self._expect = _VALUE
-        self._in_string = False
-        self._escape = False
-        self._string_is_key = False
-        self._word = ""
-        self._word_kind = _NO_WORD
-        self._capture: list[str] | None = None
-        self._capture_kind = 0  # 1: a top-level key, 2: the name's value
-        self._key: str | None = None
-        self._in_args = False
         self.consumed = 0
         self.done = False
         self.error: str | None = None
@@ -101,214 +172,233 @@ class JsonScanner:
         self.name: str | None = None
         self.args_start: int | None = None
         self.args_end: int | None = None
-
-    # -- the scanning loop ------------------------------------------------------------
+        scan = self._scan()
+        next(scan)
+        self.send: Callable[[tuple[str, int]], int] = scan.send  # feed((text, pos)), quicker
 
     def feed(self, text: str, pos: int) -> int:
         """Scan ``text[pos:]``; see the class docstring for what the result means."""
-        # The frequent cases (runs inside strings, quotes, ':', ',', whitespace) are handled
-        # inline: this loop runs once or twice per generated token.
-        n = len(text)
-        base = self.consumed - pos
+        return self.send((text, pos))
+
+    def _scan(self) -> Generator[int, tuple[str, int], None]:
+        """The scanner proper: receives ``(text, pos)`` pieces, yields where it stopped."""
+        name_keys, args_keys = self._name_keys, self._args_keys
+        stack: list[int] = []
+        expect = _VALUE
+        in_string = escape = is_key = in_args = False
+        word, word_kind = "", _NO_WORD
+        capture: list[str] | None = None
+        capture_kind = 0  # 1: a top-level key, 2: the name's value
+        key: str | None = None
         string_run = _STRING_RUN.match
-        while pos < n:
-            if self._in_string:
-                capture = self._capture
-                if self._escape:
-                    self._escape = False
-                    if capture is not None:
-                        capture.append(text[pos])
-                    pos += 1
-                    continue
-                match = string_run(text, pos)
-                if match is not None:
-                    end = match.end()
-                    if capture is not None:
-                        capture.append(text[pos:end])
-                    pos = end
-                    if pos == n:
-                        break
-                if text[pos] == '"':
-                    pos += 1
-                    self._in_string = False
-                    if capture is not None:
-                        self._end_string()
-                        if self.error is not None or self.done:
-                            break
-                    else:  # strings are never top-level values here
-                        self._expect = _COLON if self._string_is_key else _AFTER
-                    continue
-                # A backslash: it and the next character belong to the string.
+        text, pos = yield 0
+        while True:
+            n = len(text)
+            base = self.consumed - pos
+            if in_string and '"' not in text and "\\" not in text:
+                # A piece inside a string, the most frequent case: all of it is content.
+                escape = False
                 if capture is not None:
-                    capture.append("\\")
-                if pos + 1 < n:
+                    capture.append(text[pos:])
+                pos = n
+            long_piece = n - pos > _FAST_MIN
+            error: str | None = None
+            while pos < n:
+                # Inside nested containers nothing is captured: a long piece is read in
+                # whole runs of tokens (for a token or two the loop below is quicker).
+                if (
+                    long_piece
+                    and len(stack) > 1
+                    and not escape
+                    and not word_kind
+                    and n - pos > _FAST_MIN
+                ):
+                    top = stack[-1]
+                    run = _FAST[12 + 2 * top + is_key if in_string else expect + 6 * top]
+                    if run is not None:
+                        match = run[0](text, pos)
+                        if match is not None and match.end() > pos:
+                            pos = match.end()
+                            state = run[1][match.lastindex] if match.lastindex else -1
+                            if state >= _IN_KEY:
+                                in_string = True
+                                is_key = state == _IN_KEY
+                            else:
+                                in_string = False
+                                if state >= 0:
+                                    expect = state
+                            if pos == n:
+                                break
+                if in_string:
+                    if escape:
+                        escape = False
+                        if capture is not None:
+                            capture.append(text[pos])
+                        pos += 1
+                        continue
+                    match = string_run(text, pos)
+                    if match is not None:
+                        end = match.end()
+                        if capture is not None:
+                            capture.append(text[pos:end])
+                        pos = end
+                        if pos == n:
+                            break
+                    if text[pos] == '"':
+                        pos += 1
+                        in_string = False
+                        if capture is None:  # strings are never top-level values here
+                            expect = _COLON if is_key else _AFTER
+                            continue
+                        value = "".join(capture)
+                        kind, capture, capture_kind = capture_kind, None, 0
+                        if "\\" in value:
+                            try:
+                                value = _DECODER.decode('"' + value + '"')
+                            except ValueError:
+                                error = "a string with an invalid escape"
+                                break
+                        if is_key:
+                            if kind == 1:
+                                key = value
+                            expect = _COLON
+                            continue
+                        if kind == 2:
+                            self.name = value
+                        if stack:
+                            expect = _AFTER
+                            continue
+                        self.done = True
+                        break
+                    # A backslash: it and the next character belong to the string.
                     if capture is not None:
-                        capture.append(text[pos + 1])
-                    pos += 2
-                else:
-                    self._escape = True
+                        capture.append("\\")
+                    if pos + 1 < n:
+                        if capture is not None:
+                            capture.append(text[pos + 1])
+                        pos += 2
+                    else:
+                        escape = True
+                        pos += 1
+                    continue
+                if word_kind:
+                    match = (_NUMBER_RUN if word_kind == _NUMBER else _LITERAL_RUN).match(text, pos)
+                    if match is not None:
+                        word += match.group()
+                        pos = match.end()
+                        if pos == n:
+                            break
+                    if word_kind == _NUMBER and _NUMBER_SYNTAX.fullmatch(word) is None:
+                        error = f"{word!r} is not a JSON number"
+                        break
+                    if word_kind == _LITERAL and word not in _LITERALS:
+                        error = f"{word!r} is not a JSON value"
+                        break
+                    word, word_kind = "", _NO_WORD
+                    expect = _AFTER  # words are never top-level values
+                    continue
+                char = text[pos]
+                if char in _WHITESPACE:
+                    match = _WS.match(text, pos)
+                    pos = match.end() if match else pos + 1
+                    continue
+                if char == '"':
+                    if expect in (_KEY, _KEY_OR_END):
+                        in_string = is_key = True
+                        if len(stack) == 1:
+                            self.keys_seen += 1
+                            capture, capture_kind = [], 1
+                        pos += 1
+                        continue
+                    if (expect in (_VALUE, _VALUE_OR_END)) and stack:
+                        in_string, is_key = True, False
+                        if (
+                            key is not None
+                            and len(stack) == 1
+                            and stack[0] == _OBJ
+                            and key in name_keys
+                            and self.name is None
+                        ):
+                            capture, capture_kind = [], 2
+                        pos += 1
+                        continue
+                elif char == ":":
+                    if expect == _COLON:
+                        expect = _VALUE
+                        pos += 1
+                        if pos < n and text[pos] == " ":  # the usual single space after it
+                            pos += 1
+                        continue
+                elif char == ",":
+                    if expect == _AFTER:
+                        expect = _KEY if stack[-1] == _OBJ else _VALUE
+                        pos += 1
+                        if pos < n and text[pos] == " ":
+                            pos += 1
+                        continue
+                elif char == "}" or char == "]":
+                    top = stack[-1] if stack else -1
+                    if (char == "}" and top == _OBJ and expect in (_AFTER, _KEY_OR_END)) or (
+                        char == "]" and top == _ARR and expect in (_AFTER, _VALUE_OR_END)
+                    ):
+                        stack.pop()
+                        if in_args and len(stack) == 1:
+                            in_args = False
+                            self.args_end = base + pos + 1
+                        pos += 1
+                        if stack:
+                            expect = _AFTER
+                            continue
+                        self.done = True
+                        break
+                elif char == "{" or char == "[":
+                    if expect in (_VALUE, _VALUE_OR_END):
+                        if len(stack) >= MAX_DEPTH:
+                            error = f"nested deeper than {MAX_DEPTH} levels"
+                            break
+                        if (
+                            char == "{"
+                            and key is not None
+                            and len(stack) == 1
+                            and stack[0] == _OBJ
+                            and key in args_keys
+                            and self.args_start is None
+                        ):
+                            self.args_start = base + pos
+                            in_args = True
+                        stack.append(_OBJ if char == "{" else _ARR)
+                        expect = _KEY_OR_END if char == "{" else _VALUE_OR_END
+                        pos += 1
+                        continue
+                elif (
+                    (char in "-0123456789" or char in "tfn")
+                    and stack
+                    and (expect in (_VALUE, _VALUE_OR_END))
+                ):
+                    word, word_kind = char, _NUMBER if char in "-0123456789" else _LITERAL
                     pos += 1
-                continue
-            if self._word_kind:
-                pos = self._bare_word(text, pos, n)
-                if self.error is not None:
-                    break
-                continue
-            char = text[pos]
-            if char in _WHITESPACE:
-                match = _WS.match(text, pos)
-                pos = match.end() if match else pos + 1
-                continue
-            expect = self._expect
-            if char == '"' and expect in (_KEY, _KEY_OR_END):
-                self._in_string = True
-                self._string_is_key = True
-                if len(self._stack) == 1:
-                    self.keys_seen += 1
-                    self._capture = []
-                    self._capture_kind = 1
-                pos += 1
-                continue
-            if char == ":" and expect == _COLON:
-                self._expect = _VALUE
-                pos += 1
-                continue
-            if char == "," and expect == _AFTER:
-                self._expect = _KEY if self._stack[-1] == _OBJ else _VALUE
-                pos += 1
-                continue
-            if not self._structural(char, base + pos):
+                    continue
+                error = _unexpected(char, expect, stack)
                 break
-            pos += 1
-            if self.done:
-                break
-        self.consumed = base + pos
-        return pos
+            self.consumed = base + pos
+            if error is not None:
+                self.error = error
+            text, pos = yield pos
 
-    def _bare_word(self, text: str, pos: int, n: int) -> int:
-        pattern = _NUMBER_RUN if self._word_kind == _NUMBER else _LITERAL_RUN
-        match = pattern.match(text, pos)
-        if match:
-            self._word += match.group()
-            pos = match.end()
-            if pos == n:
-                return pos
-        word, kind = self._word, self._word_kind
-        self._word, self._word_kind = "", _NO_WORD
-        if kind == _NUMBER and _NUMBER_SYNTAX.fullmatch(word) is None:
-            self.error = f"{word!r} is not a JSON number"
-        elif kind == _LITERAL and word not in _LITERALS:
-            self.error = f"{word!r} is not a JSON value"
-        else:
-            self._value_done()
-        return pos
 
-    def _structural(self, char: str, offset: int) -> bool:
-        """Handle one character outside strings and words; False on an error."""
-        expect = self._expect
-        if expect in (_VALUE, _VALUE_OR_END):
-            if char == "]" and expect == _VALUE_OR_END:
-                return self._pop(offset)
-            return self._value_start(char, offset)
-        if expect in (_KEY_OR_END, _KEY):
-            if char == '"':
-                self._in_string = True
-                self._string_is_key = True
-                if len(self._stack) == 1:
-                    self.keys_seen += 1
-                    self._capture = []
-                    self._capture_kind = 1
-                return True
-            if char == "}" and expect == _KEY_OR_END:
-                return self._pop(offset)
-            return self._fail(char, "a quoted key" if expect == _KEY else "a quoted key or '}'")
-        if expect == _COLON:
-            if char == ":":
-                self._expect = _VALUE
-                return True
-            return self._fail(char, "':'")
-        # _AFTER: after a value inside a container.
-        top = self._stack[-1]
-        if char == ",":
-            self._expect = _KEY if top == _OBJ else _VALUE
-            return True
-        if char == "}" and top == _OBJ:
-            return self._pop(offset)
-        if char == "]" and top == _ARR:
-            return self._pop(offset)
-        return self._fail(char, "',' or '}'" if top == _OBJ else "',' or ']'")
-
-    def _value_start(self, char: str, offset: int) -> bool:
-        at_call_level = len(self._stack) == 1 and self._stack[0] == _OBJ
-        key = self._key if at_call_level else None
-        if char == "{" or char == "[":
-            if len(self._stack) >= MAX_DEPTH:
-                self.error = f"nested deeper than {MAX_DEPTH} levels"
-                return False
-            if (
-                char == "{"
-                and key is not None
-                and key in self._args_keys
-                and self.args_start is None
-            ):
-                self.args_start = offset
-                self._in_args = True
-            self._stack.append(_OBJ if char == "{" else _ARR)
-            self._expect = _KEY_OR_END if char == "{" else _VALUE_OR_END
-            return True
-        if not self._stack:
-            return self._fail(char, "'{' or '['")
-        if char == '"':
-            self._in_string = True
-            self._string_is_key = False
-            if key is not None and key in self._name_keys and self.name is None:
-                self._capture = []
-                self._capture_kind = 2
-            return True
-        if char in "-0123456789":
-            self._word, self._word_kind = char, _NUMBER
-            return True
-        if char in "tfn":
-            self._word, self._word_kind = char, _LITERAL
-            return True
-        return self._fail(char, "a JSON value")
-
-    def _end_string(self) -> None:
-        capture, kind = self._capture, self._capture_kind
-        self._capture, self._capture_kind = None, 0
-        text: str | None = None
-        if capture is not None:
-            try:
-                text = _DECODER.decode('"' + "".join(capture) + '"')
-            except ValueError:
-                self.error = "a string with an invalid escape"
-                return
-        if self._string_is_key:
-            if kind == 1:
-                self._key = text
-            self._expect = _COLON
-            return
-        if kind == 2:
-            self.name = text
-        self._value_done()
-
-    def _pop(self, offset: int) -> bool:
-        self._stack.pop()
-        if self._in_args and len(self._stack) == 1:
-            self._in_args = False
-            self.args_end = offset + 1
-        self._value_done()
-        return True
-
-    def _value_done(self) -> None:
-        if self._stack:
-            self._expect = _AFTER
-        else:
-            self.done = True
-
-    def _fail(self, char: str, wanted: str) -> bool:
-        self.error = f"expected {wanted}, found {_show(char)}"
-        return False
+def _unexpected(char: str, expect: int, stack: list[int]) -> str:
+    """Why ``char`` cannot come next in JSON."""
+    if expect in (_VALUE, _VALUE_OR_END):
+        wanted = "a JSON value" if stack else "'{' or '['"
+    elif expect == _KEY:
+        wanted = "a quoted key"
+    elif expect == _KEY_OR_END:
+        wanted = "a quoted key or '}'"
+    elif expect == _COLON:
+        wanted = "':'"
+    else:
+        wanted = "',' or '}'" if stack[-1] == _OBJ else "',' or ']'"
+    return f"expected {wanted}, found {_show(char)}"
 
 
 class PythonListScanner:
@@ -325,14 +415,13 @@ class PythonListScanner:
 
     __slots__ = (
         "_depth",
-        "_escape",
-        "_quote",
         "_signature",
         "commas",
         "consumed",
         "done",
         "error",
         "looks_like_calls",
+        "send",
     )
 
     _RUNS: ClassVar[dict[str, re.Pattern[str]]] = {
@@ -342,61 +431,130 @@ class PythonListScanner:
         '"""': re.compile(r'[^"\\]+'),
     }
     _CODE_RUN = re.compile(r"""[^'"()\[\]{},]+""")
+    # Inside a call's parentheses commas do not matter: code, whole strings (that cannot
+    # be the start of a triple quote) and balanced brackets one level deep are skipped at
+    # once, and a string the end of the text cuts is entered.
+    _ATOM = r"""(?:[^'"()\[\]{}]++|'(?:[^'\\]++'|'(?=[^']))|"(?:[^"\\]++"|"(?=[^"])))"""
+    _NESTED_RUN = re.compile(
+        rf"(?:{_ATOM}|\((?:{_ATOM})*+\)|\[(?:{_ATOM})*+\]|\{{(?:{_ATOM})*+\}})*+"
+        r"""(?:('[^'\\]++\Z)|("[^"\\]++\Z))?"""
+    )
     _NAME_START = re.compile(r"[A-Za-z_]")
     _NAME_RUN = re.compile(r"[A-Za-z0-9_.]+")
 
     def __init__(self) -> None:
         self._depth = 0
-        self._quote = ""
-        self._escape = False
         self._signature = 0  # 0: before '[', 1: want a name, 2: in the name, 3: want '(', 4: ok
         self.commas: list[int] = []
         self.consumed = 0
         self.done = False
         self.error: str | None = None
         self.looks_like_calls = False
+        scan = self._scan()
+        next(scan)
+        self.send: Callable[[tuple[str, int]], int] = scan.send  # feed((text, pos)), quicker
 
     def feed(self, text: str, pos: int) -> int:
         """Scan ``text[pos:]``; returns where it stopped (see the class docstring)."""
-        n = len(text)
-        base = self.consumed - pos
-        while pos < n and not self.done and self.error is None:
-            if self._signature < 4:
-                pos = self._check_signature(text, pos, n)
-                continue
-            if self._quote:
-                new = self._string(text, pos, n)
-                if new == pos:  # a quote run that may be a triple quote: wait for more
-                    break
-                pos = new
-                continue
-            char = text[pos]
-            if char in "'\"":
-                if text.startswith(char * 3, pos):
-                    self._quote = char * 3
-                    pos += 3
-                elif n - pos < 3 and text[pos:] == char * (n - pos):
-                    break  # '' or ' at the end: wait to see whether a third quote follows
-                else:
-                    self._quote = char
+        return self.send((text, pos))
+
+    def _scan(self) -> Generator[int, tuple[str, int], None]:
+        """The scanner proper, its state in local variables (see :class:`JsonScanner`)."""
+        depth = 0
+        quote = ""
+        escape = False
+        commas = self.commas
+        runs = self._RUNS
+        code_run = self._CODE_RUN.match
+        nested_run = self._NESTED_RUN.match
+        text, pos = yield 0
+        while True:
+            n = len(text)
+            # The frequent cases first: a piece inside a string, or inside a call's
+            # parentheses (where commas do not matter).
+            if quote:
+                if quote[0] not in text and "\\" not in text:
+                    escape = False
+                    self.consumed += n - pos
+                    text, pos = yield n
+                    continue
+            elif depth > 1 and self._signature == 4:
+                match = nested_run(text, pos)
+                if match is not None and match.end() > pos:
+                    if match.lastindex:
+                        quote = "'" if match.lastindex == 1 else '"'
+                    self.consumed += match.end() - pos
+                    pos = match.end()
+                    if pos == n:
+                        text, pos = yield n
+                        continue
+            base = self.consumed - pos
+            while pos < n:
+                if self._signature < 4:
+                    self._depth = depth
+                    pos = self._check_signature(text, pos, n)
+                    depth = self._depth
+                    if self.done or self.error is not None:
+                        break
+                    continue
+                if quote:
+                    if escape:
+                        escape = False
+                        pos += 1
+                        continue
+                    match = runs[quote].match(text, pos)
+                    if match is not None:
+                        pos = match.end()
+                        continue
+                    char = text[pos]
+                    if char == "\\":
+                        if pos + 1 < n:
+                            pos += 2
+                        else:
+                            escape = True
+                            pos += 1
+                        continue
+                    # A quote character of the string's kind.
+                    if len(quote) == 1:
+                        quote = ""
+                        pos += 1
+                    elif text.startswith(quote, pos):
+                        quote = ""
+                        pos += 3
+                    elif n - pos < 3 and text[pos:] == char * (n - pos):
+                        break  # maybe the closing triple quote, cut by the chunk: wait
+                    else:
+                        pos += 1
+                    continue
+                char = text[pos]
+                if char in "'\"":
+                    if text.startswith(char * 3, pos):
+                        quote = char * 3
+                        pos += 3
+                    elif n - pos < 3 and text[pos:] == char * (n - pos):
+                        break  # '' or ' at the end: wait to see whether a third quote follows
+                    else:
+                        quote = char
+                        pos += 1
+                elif char in "([{":
+                    depth += 1
                     pos += 1
-            elif char in "([{":
-                self._depth += 1
-                pos += 1
-            elif char in ")]}":
-                self._depth -= 1
-                pos += 1
-                if self._depth == 0:
-                    self.done = True
-            elif char == ",":
-                if self._depth == 1:
-                    self.commas.append(base + pos)
-                pos += 1
-            else:
-                match = self._CODE_RUN.match(text, pos)
-                pos = match.end() if match else pos + 1
-        self.consumed = base + pos
-        return pos
+                elif char in ")]}":
+                    depth -= 1
+                    pos += 1
+                    if depth == 0:
+                        self.done = True
+                        break
+                elif char == ",":
+                    if depth == 1:
+                        commas.append(base + pos)
+                    pos += 1
+                else:
+                    match = code_run(text, pos)
+                    pos = match.end() if match else pos + 1
+            self._depth = depth
+            self.consumed = base + pos
+            text, pos = yield pos
 
     def _check_signature(self, text: str, pos: int, n: int) -> int:
         char = text[pos]
@@ -438,29 +596,4 @@ class PythonListScanner:
         self._signature = 4
         self.looks_like_calls = True
         self._depth = 2
-        return pos + 1
-
-    def _string(self, text: str, pos: int, n: int) -> int:
-        quote = self._quote
-        if self._escape:
-            self._escape = False
-            return pos + 1
-        match = self._RUNS[quote].match(text, pos)
-        if match:
-            return match.end()
-        char = text[pos]
-        if char == "\\":
-            if pos + 1 < n:
-                return pos + 2
-            self._escape = True
-            return pos + 1
-        # A quote character of the string's kind.
-        if len(quote) == 1:
-            self._quote = ""
-            return pos + 1
-        if text.startswith(quote, pos):
-            self._quote = ""
-            return pos + 3
-        if n - pos < 3 and text[pos:] == char * (n - pos):
-            return pos  # maybe the closing triple quote, cut by the chunk: wait
         return pos + 1

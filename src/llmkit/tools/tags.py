@@ -27,7 +27,7 @@ class TagFinder:
     """Finds the earliest occurrence of any of several literal tags (the longest wins a
     tie) and tells how much of the end of a text could still grow into one."""
 
-    __slots__ = ("_firsts", "_longest", "_regex", "_tags")
+    __slots__ = ("_firsts", "_longest", "_partial", "_regex", "_tags")
 
     def __init__(self, tags: Iterable[str]) -> None:
         self._tags = sorted({tag for tag in tags if tag}, key=len, reverse=True)
@@ -36,6 +36,14 @@ class TagFinder:
         )
         self._firsts = frozenset(tag[0] for tag in self._tags)
         self._longest = max((len(tag) for tag in self._tags), default=0)
+        # A proper prefix of a tag at the very end of a text; the longest is tried first,
+        # so the match starts as early as possible.
+        prefixes = sorted({tag[:k] for tag in self._tags for k in range(1, len(tag))}, key=len)
+        self._partial = (
+            re.compile("(?:" + "|".join(re.escape(p) for p in reversed(prefixes)) + r")\Z")
+            if prefixes
+            else None
+        )
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -52,13 +60,10 @@ class TagFinder:
         """The index from which ``text`` ends with a proper prefix of a tag (``len(text)``
         when it does not): the text from there must wait for more."""
         n = len(text)
-        firsts = self._firsts
-        for i in range(max(pos, n - self._longest + 1), n):
-            if text[i] in firsts:
-                rest = text[i:]
-                if any(tag.startswith(rest) for tag in self._tags):
-                    return i
-        return n
+        if self._partial is None:
+            return n
+        match = self._partial.search(text, max(pos, n - self._longest + 1))
+        return match.start() if match is not None else n
 
 
 def match_literal(text: str, pos: int, literal: str) -> int:

@@ -15,6 +15,7 @@ A block's accounting rule: every character it consumes goes into exactly one cal
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -38,6 +39,7 @@ __all__ = [
 PayloadKind = Literal["json", "python", "mistral"]
 
 _BRACKETS = frozenset("[]{}()")
+_BLANK = re.compile(r"[ \t\n\r]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +255,8 @@ class BlockBase:
                     break
                 pos = new
             else:
-                j = pos
-                while j < n and text[j] in " \t\n\r":
-                    j += 1
+                blank = _BLANK.match(text, pos)
+                j = blank.end() if blank is not None else pos
                 if j > pos:
                     self._gap.append(text[pos:j])
                     pos = j

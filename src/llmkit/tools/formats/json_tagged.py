@@ -15,6 +15,7 @@ from __future__ import annotations
 from llmkit.tools.formats.base import (
     AFTER,
     BEFORE,
+    VALUE,
     BlockBase,
     BlockHost,
     CallShape,
@@ -51,6 +52,38 @@ class JsonBlock(BlockBase):
         self._scanner: JsonScanner | None = None
         self._streamed = 0
         self._announced = False
+        self._streaming = False  # inside the arguments object, all of it streamed so far
+
+    def feed(self, text: str, pos: int) -> int:
+        """See :meth:`BlockBase.feed`; a piece inside a call's arguments, the common case,
+        takes a short way."""
+        if self._state == VALUE:
+            scanner = self._scanner
+            assert scanner is not None
+            before = scanner.consumed
+            new = scanner.send((text, pos))
+            if scanner.error is None:
+                if self._streaming:
+                    if scanner.args_end is None:
+                        if new > pos:
+                            piece = text[pos:new]
+                            self._value.append(piece)
+                            self._host.arguments_delta(piece)
+                            self._streamed = scanner.consumed
+                        return new
+                elif (
+                    scanner.args_start is None
+                    and not scanner.done
+                    and (self._announced or scanner.name is None)
+                ):  # nothing to report yet
+                    if new > pos:
+                        self._value.append(text[pos:new])
+                    return new
+            new = self._scanned(text, pos, new, before)
+            if new == len(text) or self.done:
+                return new
+            pos = new
+        return BlockBase.feed(self, text, pos)
 
     # -- between values ---------------------------------------------------------------
 
@@ -64,6 +97,7 @@ class JsonBlock(BlockBase):
             )
             self._streamed = 0
             self._announced = False
+            self._streaming = False
             self._list_items += 1
             return pos
         if char == "[" and not in_list:
@@ -121,7 +155,12 @@ class JsonBlock(BlockBase):
         scanner = self._scanner
         assert scanner is not None
         before = scanner.consumed
-        new = scanner.feed(text, pos)
+        return self._scanned(text, pos, scanner.feed(text, pos), before)
+
+    def _scanned(self, text: str, pos: int, new: int, before: int) -> int:
+        """The scanner has read ``text[pos:new]``, from ``before`` in the value."""
+        scanner = self._scanner
+        assert scanner is not None
         if new > pos:
             self._value.append(text[pos:new])
         start = scanner.args_start
@@ -136,7 +175,9 @@ class JsonBlock(BlockBase):
                 if low < end:
                     self._host.arguments_delta(text[pos + low - before : pos + end - before])
                     self._streamed = end
+                self._streaming = scanner.args_end is None
         if scanner.error is not None:  # after the report above, so that no cut changes it
+            self._streaming = False
             return self._fail(Failure("invalid_json", f"not JSON: {scanner.error}"), text, new)
         if not scanner.done:
             return new

@@ -55,6 +55,17 @@ class MistralBlock:
     def feed(self, text: str, pos: int) -> int:
         """Consume ``text[pos:]`` as far as it can be decided; returns where it stopped."""
         n = len(text)
+        if self._state == _VALUE:  # the common case, kept short: a piece of the arguments
+            scanner = self._scanner
+            assert scanner is not None
+            new = scanner.send((text, pos))
+            if scanner.error is None and not scanner.done:
+                if new > pos:
+                    piece = text[pos:new]
+                    self._raw.append(piece)
+                    self._host.arguments_delta(piece)
+                return new
+            return self._value_end(text, pos, new)
         while pos < n and not self.done:
             if self._json is not None:
                 pos = self._json.feed(text, pos)
@@ -141,7 +152,12 @@ class MistralBlock:
     def _value(self, text: str, pos: int) -> int:
         scanner = self._scanner
         assert scanner is not None
-        new = scanner.feed(text, pos)
+        return self._value_end(text, pos, scanner.feed(text, pos))
+
+    def _value_end(self, text: str, pos: int, new: int) -> int:
+        """The scanner has read ``text[pos:new]`` of the arguments."""
+        scanner = self._scanner
+        assert scanner is not None
         if new > pos:
             self._raw.append(text[pos:new])
         if scanner.error is not None:

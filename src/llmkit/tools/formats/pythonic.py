@@ -11,11 +11,13 @@ from __future__ import annotations
 import ast
 import io
 import keyword
+import re
 import tokenize
 from collections.abc import Sequence
 from typing import Any
 
 from llmkit.tools.formats.base import (
+    VALUE,
     BlockBase,
     BlockHost,
     CallParts,
@@ -154,6 +156,74 @@ def _parse_whole(source: str) -> list[CallParts] | Failure:
     return calls
 
 
+# The common shape of a call, read without building a syntax tree: a plain (dotted) name
+# and keyword arguments whose values are simple literals (strings without escapes or line
+# breaks, decimal numbers, True/False/None or JSON's names) or flat lists and tuples of
+# them. Anything else, or anything doubtful, goes to :mod:`ast`.
+_SIMPLE_CALL = re.compile(
+    r"[ \t\n\r]*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)[ \t\n\r]*\("
+)
+_SCALAR = (
+    r"'[^'\\\n\r\0]*'|\"[^\"\\\n\r\0]*\""
+    r"|-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-9]{1,4})?(?![0-9A-Za-z_.])"
+    r"|(?:True|False|None|true|false|null)(?![0-9A-Za-z_])"
+)
+_SIMPLE_ARGUMENT = re.compile(
+    r"[ \t\n\r]*([A-Za-z_][A-Za-z0-9_]*)[ \t\n\r]*=[ \t\n\r]*"
+    rf"(?:({_SCALAR})|\[((?:[ \t\n\r]*(?:{_SCALAR})[ \t\n\r]*,)*"
+    rf"[ \t\n\r]*(?:(?:{_SCALAR})[ \t\n\r]*)?)\]|\(((?:[ \t\n\r]*(?:{_SCALAR})[ \t\n\r]*,)+"
+    rf"[ \t\n\r]*(?:(?:{_SCALAR})[ \t\n\r]*)?)\))"
+    r"[ \t\n\r]*(?:(,)|(?=\)))"
+)
+_LIST_ITEM = re.compile(rf"[ \t\n\r]*({_SCALAR})[ \t\n\r]*,?")
+_CLOSE = re.compile(r"[ \t\n\r]*\)[ \t\n\r]*")
+_NAMES: dict[str, Any] = {**_JSON_NAMES, "True": True, "False": False, "None": None}
+_KEYWORDS = frozenset(keyword.kwlist)
+
+
+def _scalar(token: str) -> Any:
+    first = token[0]
+    if first == "'" or first == '"':
+        return token[1:-1]
+    if first in _NAMES_FIRST:
+        return _NAMES[token]
+    return float(token) if "." in token or "e" in token or "E" in token else int(token)
+
+
+_NAMES_FIRST = frozenset(name[0] for name in _NAMES)
+
+
+def _simple_call(item: str) -> CallParts | None:
+    """The call ``item`` holds, when it has the common simple shape; else ``None``."""
+    match = _SIMPLE_CALL.match(item)
+    if match is None:
+        return None
+    name = match.group(1)
+    if name in _KEYWORDS or ("." in name and not _KEYWORDS.isdisjoint(name.split("."))):
+        return None
+    pos = match.end()
+    arguments: dict[str, Any] = {}
+    more = True
+    while more:
+        argument = _SIMPLE_ARGUMENT.match(item, pos)
+        if argument is None:
+            break
+        key, scalar, listed, tupled, comma = argument.groups()
+        if key in arguments or key in _KEYWORDS:
+            return None
+        if scalar is not None:
+            arguments[key] = _scalar(scalar)
+        else:
+            inner = listed if listed is not None else tupled
+            arguments[key] = [_scalar(found.group(1)) for found in _LIST_ITEM.finditer(inner)]
+        pos = argument.end()
+        more = comma is not None
+    close = _CLOSE.match(item, pos)
+    if close is None or close.end() != len(item):
+        return None
+    return CallParts(name, arguments)
+
+
 def _parse_items(source: str, commas: Sequence[int]) -> list[CallParts] | None:
     """The calls, parsed one list item at a time (``None``: let the whole parse explain).
 
@@ -169,6 +239,10 @@ def _parse_items(source: str, commas: Sequence[int]) -> list[CallParts] | None:
             if number == len(starts) - 1 and number > 0:
                 break  # a trailing comma
             return None
+        simple = _simple_call(item)
+        if simple is not None:
+            calls.append(simple)
+            continue
         tree = _parse(item)
         if isinstance(tree, Failure):
             return None
@@ -200,6 +274,22 @@ class PythonicBlock(BlockBase):
         super().__init__(host, opener, tag_raw)
         self._scanner: PythonListScanner | None = None
 
+    def feed(self, text: str, pos: int) -> int:
+        """See :meth:`BlockBase.feed`; a piece inside the list takes a short way."""
+        scanner = self._scanner
+        if self._state == VALUE and scanner is not None:
+            new = scanner.send((text, pos))
+            if not scanner.done and scanner.error is None:
+                if new > pos:
+                    self._value.append(text[pos:new])
+                return new  # short of the end: a run of quotes that may open a triple quote
+            if new > pos:
+                self._value.append(text[pos:new])
+            pos = self._scanned(text, new)
+            if pos == len(text) or self.done:
+                return pos
+        return BlockBase.feed(self, text, pos)
+
     def _before(self, text: str, pos: int) -> int:
         char = text[pos]
         if char == "[" and not self._calls:
@@ -224,6 +314,12 @@ class PythonicBlock(BlockBase):
         new = scanner.feed(text, pos)
         if new > pos:
             self._value.append(text[pos:new])
+        return self._scanned(text, new)
+
+    def _scanned(self, text: str, new: int) -> int:
+        """The scanner has read the value up to ``text[new]``."""
+        scanner = self._scanner
+        assert scanner is not None
         if scanner.error is not None:
             return self._fail(Failure("invalid_python", scanner.error), text, new)
         if not scanner.done:
