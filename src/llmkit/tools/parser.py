@@ -41,7 +41,7 @@ from llmkit.tools.events import (
     ToolCallStart,
 )
 from llmkit.tools.formats import FORMATS, Block, make_block
-from llmkit.tools.formats.base import CallParts, Failure, Opener, ToolCallFormat
+from llmkit.tools.formats.base import CallParts, Failure, Opener, Stops, ToolCallFormat
 from llmkit.tools.tags import NEED_MORE, TagFinder, match_pieces
 from llmkit.tools.thinking import ThinkingSplitter
 
@@ -60,6 +60,15 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ID_PAIRS = tuple(a + b for a in _ID_ALPHABET for b in _ID_ALPHABET)
 _RANDOM = random.Random()  # seeded from the OS; ids need to differ, not to be secret
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+# Events built on the short ways without a Python ``__init__``: the slots are set directly.
+_new = object.__new__
+_set_text = TextChunk.__dict__["text"].__set__
+_set_delta_index = ToolCallArgumentsDelta.__dict__["index"].__set__
+_set_delta_text = ToolCallArgumentsDelta.__dict__["text"].__set__
+
+
+def _ignore(text: str) -> None:
+    del text
 
 
 def _random_id(index: int) -> str:
@@ -121,6 +130,21 @@ class ToolCallParser:
             if opener.pieces and not opener.position_bound:
                 self._by_first.setdefault(opener.pieces[0], []).append(opener)
         self._finder = TagFinder(self._by_first)
+        # Tags whose cut start can be held back a short way: possible when no tag holds
+        # another, so that a proper prefix of one tag never contains a whole tag. The
+        # opener a tag completes, when it is the only one with that first piece and has
+        # no other piece.
+        tags = self._finder.tags
+        holdable = not any(a != b and a in b for a in tags for b in tags)
+        prefixes: dict[str, list[str]] = {}
+        for tag in tags if holdable else ():
+            for k in range(1, len(tag)):
+                prefixes.setdefault(tag[:k], []).append(tag)
+        self._held_tags = {key: found[0] for key, found in prefixes.items() if len(found) == 1}
+        self._completes: dict[str, Opener | None] = {
+            tag: (openers[0] if len(openers) == 1 and openers[0].pieces == (tag,) else None)
+            for tag, openers in self._by_first.items()
+        }
         self._splitter = (
             ThinkingSplitter(*thinking, start_inside=start_in_thinking)
             if thinking and all(thinking)
@@ -132,10 +156,17 @@ class ToolCallParser:
         self._buffer = ""
         self._block: Block | None = None
         self._at_start = bool(self._bound)
-        # What the next piece can take a short way (see feed): the block being read, or
-        # whether plain text passes straight through; both with nothing held back.
+        # What the next piece can take a short way (see feed and _settle): a scanner to
+        # feed directly, the block being read, plain text passing straight through, or
+        # the rest of a tag whose start is held back.
+        self._send: Callable[[tuple[str, int]], int] | None = None
+        self._scanner: Stops | None = None
+        self._append: Callable[[str], None] = _ignore
+        self._deltas = False
         self._inside: Block | None = None
         self._plain = not self._at_start and self._splitter is None
+        self._tag_rest: str | None = None
+        self._tag = ""
         self._index = 0
         self._started = False
         self._delta_sent = False
@@ -196,11 +227,30 @@ class ToolCallParser:
 
     def feed(self, text: str) -> list[ParserEvent]:
         """The events that one more piece of output decides."""
-        # The two common cases first, kept short: a piece inside a call, and plain text.
+        # The common cases first, kept short (see _settle for when each applies).
+        send = self._send
+        if send is not None and text.__class__ is str:  # straight to the block's scanner
+            new = send((text, 0))
+            scanner = self._scanner
+            assert scanner is not None
+            if scanner.stop:
+                return self._resumed(text, new)
+            if not text:
+                return []
+            self._append(text)
+            if not self._deltas:
+                return []
+            delta = _new(ToolCallArgumentsDelta)
+            _set_delta_index(delta, self._index)
+            _set_delta_text(delta, text)
+            return [delta]
         block = self._inside
         if block is not None:
             if text.__class__ is str:
                 out = self._out = []
+                if self._buffer:
+                    text = self._buffer + text
+                    self._buffer = ""
                 pos = block.feed(text, 0)
                 if block.done:
                     self._block = None
@@ -208,10 +258,33 @@ class ToolCallParser:
                     self._settle()
                 elif pos != len(text):  # the block waits to see more of what starts there
                     self._buffer = text[pos:]
-                    self._inside = None
+                else:  # still inside the block, nothing held back: maybe a short way now
+                    stream = block.stream()
+                    if stream is not None:
+                        self._send, self._scanner, self._append, self._deltas = stream
                 return out
-        elif self._plain and text.__class__ is str and self._first_chars(text) is None:
-            return [TextChunk(text)] if text else []
+        elif self._plain:
+            if text.__class__ is str and self._first_chars(text) is None:
+                if not text:
+                    return []
+                chunk = _new(TextChunk)
+                _set_text(chunk, text)
+                return [chunk]
+        elif self._tag_rest is not None and text.__class__ is str:
+            rest = self._tag_rest
+            if len(text) < len(rest):
+                if rest.startswith(text):  # more of the tag, still cut
+                    self._buffer += text
+                    self._tag_rest = rest[len(text) :]
+                    return []
+            elif text.startswith(rest):
+                opener = self._completes.get(self._tag)
+                if opener is not None:  # the tag is whole: its block starts
+                    out = self._out = []
+                    self._start_block(opener, self._tag)
+                    self._run(self._buffer + text, len(self._tag), final=False)
+                    self._settle()
+                    return out
         if not isinstance(text, str):
             raise TypeError(
                 "ToolCallParser.feed() takes str; decode bytes first "
@@ -234,20 +307,54 @@ class ToolCallParser:
         self._settle()
         return out
 
+    def _resumed(self, text: str, new: int) -> list[ParserEvent]:
+        """A piece fed straight to the scanner brought news: the block takes it on."""
+        block = self._block
+        assert block is not None
+        out = self._out = []
+        pos = block.resume(text, 0, new)
+        if block.done:
+            self._block = None
+            self._run(text, pos, final=False)
+        elif pos != len(text):
+            self._buffer = text[pos:]
+        self._settle()
+        return out
+
     def _settle(self) -> None:
-        """Decide which short way (if any) the next piece can take."""
-        if self._splitter is not None or self._buffer:
+        """Decide which short way (if any) the next piece can take: straight to the
+        block's scanner (no text held back, the block says how), to the block (with
+        what it waits on), plain text straight through (no block, nothing held back), or
+        the rest of one tag whose start is held back. A thinking splitter takes the
+        long way."""
+        self._send = None
+        self._tag_rest = None
+        block = self._block
+        buffer = self._buffer
+        stream = block.stream() if block is not None and not buffer else None
+        if self._splitter is not None:
             self._inside, self._plain = None, False
+            return
+        self._inside = block
+        if block is not None:
+            self._plain = False
+            if stream is not None:
+                self._send, self._scanner, self._append, self._deltas = stream
+        elif not buffer:
+            self._plain = not self._at_start
         else:
-            self._inside = self._block
-            self._plain = self._block is None and not self._at_start
+            self._plain = False
+            tag = self._held_tags.get(buffer)
+            if tag is not None and not self._at_start:
+                self._tag = tag
+                self._tag_rest = tag[len(buffer) :]
 
     def finish(self) -> list[ParserEvent]:
         """The events for everything still held back, at the end of the output."""
         if self._finished:
             return []
         self._finished = True
-        self._inside, self._plain = None, False
+        self._inside, self._plain, self._send, self._tag_rest = None, False, None, None
         out = self._out = []
         if self._splitter is not None:
             for event in self._splitter.finish():

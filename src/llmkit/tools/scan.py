@@ -1,5 +1,7 @@
 """Incremental scanners that find where a JSON value or a Python call list ends (pure).
 
+(:class:`PythonListScanner` lives in :mod:`llmkit.tools.scan_python`; it is re-exported here.)
+
 Text arrives in pieces; a scanner is fed each piece once and keeps its state (depth,
 inside a string, after a backslash, ...) between pieces, so the total work is linear in
 the length of the value however it is split. Runs of string content, whitespace and
@@ -18,7 +20,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Generator
-from typing import ClassVar, TypeAlias
+from typing import TypeAlias
+
+from llmkit.tools.scan_python import PythonListScanner
 
 __all__ = ["JsonScanner", "PythonListScanner"]
 
@@ -144,6 +148,10 @@ class JsonScanner:
     ``args_end`` are the offsets (from the value's first character) of the first
     arguments key's object value. ``keys_seen`` counts the top-level object's keys.
 
+    ``stop`` is set when a piece brings news: the name, the start or end of the
+    arguments, the end of the value or an error (whoever acts on it may clear it); a
+    piece that leaves it unset was plain progress.
+
     The scanning state lives in the local variables of a generator that each piece
     resumes (:meth:`_scan`): a piece costs a few steps of Python, and local variables
     are the cheapest Python has.
@@ -160,6 +168,7 @@ class JsonScanner:
         "keys_seen",
         "name",
         "send",
+        "stop",
     )
 
     def __init__(self, *, name_keys: tuple[str, ...] = (), args_keys: tuple[str, ...] = ()) -> None:
@@ -172,6 +181,7 @@ class JsonScanner:
         self.name: str | None = None
         self.args_start: int | None = None
         self.args_end: int | None = None
+        self.stop = False
         scan = self._scan()
         next(scan)
         self.send: Callable[[tuple[str, int]], int] = scan.send  # feed((text, pos)), quicker
@@ -265,10 +275,11 @@ class JsonScanner:
                             continue
                         if kind == 2:
                             self.name = value
+                            self.stop = True
                         if stack:
                             expect = _AFTER
                             continue
-                        self.done = True
+                        self.done = self.stop = True
                         break
                     # A backslash: it and the next character belong to the string.
                     if capture is not None:
@@ -345,11 +356,12 @@ class JsonScanner:
                         if in_args and len(stack) == 1:
                             in_args = False
                             self.args_end = base + pos + 1
+                            self.stop = True
                         pos += 1
                         if stack:
                             expect = _AFTER
                             continue
-                        self.done = True
+                        self.done = self.stop = True
                         break
                 elif char == "{" or char == "[":
                     if expect in (_VALUE, _VALUE_OR_END):
@@ -365,7 +377,7 @@ class JsonScanner:
                             and self.args_start is None
                         ):
                             self.args_start = base + pos
-                            in_args = True
+                            in_args = self.stop = True
                         stack.append(_OBJ if char == "{" else _ARR)
                         expect = _KEY_OR_END if char == "{" else _VALUE_OR_END
                         pos += 1
@@ -383,6 +395,7 @@ class JsonScanner:
             self.consumed = base + pos
             if error is not None:
                 self.error = error
+                self.stop = True
             text, pos = yield pos
 
 
@@ -399,201 +412,3 @@ def _unexpected(char: str, expect: int, stack: list[int]) -> str:
     else:
         wanted = "',' or '}'" if stack[-1] == _OBJ else "',' or ']'"
     return f"expected {wanted}, found {_show(char)}"
-
-
-class PythonListScanner:
-    """Finds the end of a Python list of calls, ``[get_weather(city="Paris"), f()]``.
-
-    It tracks strings (single, double and triple quoted, with escapes) and bracket depth,
-    records where the top-level commas are (``commas``, offsets from the ``[``), and
-    checks that the list starts like a call list: ``[`` then a dotted name then ``(``
-    (or ``]`` for an empty list). Everything else is left to :mod:`ast`.
-
-    :meth:`feed` may stop before the end of the text when a run of quotes there could
-    start a triple-quoted string; feed it again from that position with more text.
-    """
-
-    __slots__ = (
-        "_depth",
-        "_signature",
-        "commas",
-        "consumed",
-        "done",
-        "error",
-        "looks_like_calls",
-        "send",
-    )
-
-    _RUNS: ClassVar[dict[str, re.Pattern[str]]] = {
-        "'": re.compile(r"[^'\\]+"),
-        '"': re.compile(r'[^"\\]+'),
-        "'''": re.compile(r"[^'\\]+"),
-        '"""': re.compile(r'[^"\\]+'),
-    }
-    _CODE_RUN = re.compile(r"""[^'"()\[\]{},]+""")
-    # Inside a call's parentheses commas do not matter: code, whole strings (that cannot
-    # be the start of a triple quote) and balanced brackets one level deep are skipped at
-    # once, and a string the end of the text cuts is entered.
-    _ATOM = r"""(?:[^'"()\[\]{}]++|'(?:[^'\\]++'|'(?=[^']))|"(?:[^"\\]++"|"(?=[^"])))"""
-    _NESTED_RUN = re.compile(
-        rf"(?:{_ATOM}|\((?:{_ATOM})*+\)|\[(?:{_ATOM})*+\]|\{{(?:{_ATOM})*+\}})*+"
-        r"""(?:('[^'\\]++\Z)|("[^"\\]++\Z))?"""
-    )
-    _NAME_START = re.compile(r"[A-Za-z_]")
-    _NAME_RUN = re.compile(r"[A-Za-z0-9_.]+")
-
-    def __init__(self) -> None:
-        self._depth = 0
-        self._signature = 0  # 0: before '[', 1: want a name, 2: in the name, 3: want '(', 4: ok
-        self.commas: list[int] = []
-        self.consumed = 0
-        self.done = False
-        self.error: str | None = None
-        self.looks_like_calls = False
-        scan = self._scan()
-        next(scan)
-        self.send: Callable[[tuple[str, int]], int] = scan.send  # feed((text, pos)), quicker
-
-    def feed(self, text: str, pos: int) -> int:
-        """Scan ``text[pos:]``; returns where it stopped (see the class docstring)."""
-        return self.send((text, pos))
-
-    def _scan(self) -> Generator[int, tuple[str, int], None]:
-        """The scanner proper, its state in local variables (see :class:`JsonScanner`)."""
-        depth = 0
-        quote = ""
-        escape = False
-        commas = self.commas
-        runs = self._RUNS
-        code_run = self._CODE_RUN.match
-        nested_run = self._NESTED_RUN.match
-        text, pos = yield 0
-        while True:
-            n = len(text)
-            # The frequent cases first: a piece inside a string, or inside a call's
-            # parentheses (where commas do not matter).
-            if quote:
-                if quote[0] not in text and "\\" not in text:
-                    escape = False
-                    self.consumed += n - pos
-                    text, pos = yield n
-                    continue
-            elif depth > 1 and self._signature == 4:
-                match = nested_run(text, pos)
-                if match is not None and match.end() > pos:
-                    if match.lastindex:
-                        quote = "'" if match.lastindex == 1 else '"'
-                    self.consumed += match.end() - pos
-                    pos = match.end()
-                    if pos == n:
-                        text, pos = yield n
-                        continue
-            base = self.consumed - pos
-            while pos < n:
-                if self._signature < 4:
-                    self._depth = depth
-                    pos = self._check_signature(text, pos, n)
-                    depth = self._depth
-                    if self.done or self.error is not None:
-                        break
-                    continue
-                if quote:
-                    if escape:
-                        escape = False
-                        pos += 1
-                        continue
-                    match = runs[quote].match(text, pos)
-                    if match is not None:
-                        pos = match.end()
-                        continue
-                    char = text[pos]
-                    if char == "\\":
-                        if pos + 1 < n:
-                            pos += 2
-                        else:
-                            escape = True
-                            pos += 1
-                        continue
-                    # A quote character of the string's kind.
-                    if len(quote) == 1:
-                        quote = ""
-                        pos += 1
-                    elif text.startswith(quote, pos):
-                        quote = ""
-                        pos += 3
-                    elif n - pos < 3 and text[pos:] == char * (n - pos):
-                        break  # maybe the closing triple quote, cut by the chunk: wait
-                    else:
-                        pos += 1
-                    continue
-                char = text[pos]
-                if char in "'\"":
-                    if text.startswith(char * 3, pos):
-                        quote = char * 3
-                        pos += 3
-                    elif n - pos < 3 and text[pos:] == char * (n - pos):
-                        break  # '' or ' at the end: wait to see whether a third quote follows
-                    else:
-                        quote = char
-                        pos += 1
-                elif char in "([{":
-                    depth += 1
-                    pos += 1
-                elif char in ")]}":
-                    depth -= 1
-                    pos += 1
-                    if depth == 0:
-                        self.done = True
-                        break
-                elif char == ",":
-                    if depth == 1:
-                        commas.append(base + pos)
-                    pos += 1
-                else:
-                    match = code_run(text, pos)
-                    pos = match.end() if match else pos + 1
-            self._depth = depth
-            self.consumed = base + pos
-            text, pos = yield pos
-
-    def _check_signature(self, text: str, pos: int, n: int) -> int:
-        char = text[pos]
-        state = self._signature
-        if state == 0:
-            if char != "[":
-                self.error = f"expected '[', found {_show(char)}"
-                return pos
-            self._depth = 1
-            self._signature = 1
-            return pos + 1
-        if char in _WHITESPACE and state != 2:
-            match = _WS.match(text, pos)
-            return match.end() if match else pos + 1
-        if state == 1:
-            if char == "]":
-                self._depth = 0
-                self.done = True
-                self._signature = 4
-                return pos + 1
-            if self._NAME_START.match(char) is None:
-                self.error = f"expected a function name, found {_show(char)}"
-                return pos
-            self._signature = 2
-            return pos
-        if state == 2:
-            match = self._NAME_RUN.match(text, pos)
-            if match is None:
-                self._signature = 3
-                return pos
-            end = match.end()
-            if end < n:
-                self._signature = 3
-            return end
-        # state 3: the name is complete; '(' must follow.
-        if char != "(":
-            self.error = f"expected '(' after the function name, found {_show(char)}"
-            return pos
-        self._signature = 4
-        self.looks_like_calls = True
-        self._depth = 2
-        return pos + 1

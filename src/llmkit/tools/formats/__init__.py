@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from llmkit.tools.formats.base import BlockHost, Opener, ToolCallFormat
+from llmkit.tools.formats.base import BlockHost, Opener, Stream, ToolCallFormat
 from llmkit.tools.formats.json_tagged import (
     COMMAND_R,
     FIREFUNCTION,
@@ -52,6 +52,10 @@ class Block(Protocol):
     def feed(self, text: str, pos: int) -> int: ...
 
     def finish(self, text: str, pos: int) -> None: ...
+
+    def stream(self) -> Stream | None: ...
+
+    def resume(self, text: str, pos: int, new: int) -> int: ...
 
 
 def make_block(host: BlockHost, opener: Opener, tag_raw: str) -> Block:

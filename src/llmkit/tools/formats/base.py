@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from llmkit.tools.events import ProblemKind
 from llmkit.tools.tags import NEED_MORE, TagFinder, match_literal
@@ -30,6 +31,8 @@ __all__ = [
     "Failure",
     "Opener",
     "PayloadKind",
+    "Stops",
+    "Stream",
     "ToolCallFormat",
     "decode_arguments",
     "decode_json",
@@ -91,13 +94,24 @@ class ToolCallFormat:
     openers: tuple[Opener, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CallParts:
     """A call read from a payload."""
 
     name: str
     arguments: dict[str, Any]
     id: str | None = None
+
+    def __init__(self, name: str, arguments: dict[str, Any], id: str | None = None) -> None:
+        # One per call: the slots are set directly (cheaper than a frozen dataclass's
+        # object.__setattr__ calls).
+        set_name, set_arguments, set_id = _PARTS_SETTERS
+        set_name(self, name)
+        set_arguments(self, arguments)
+        set_id(self, id)
+
+
+_PARTS_SETTERS = tuple(getattr(CallParts, name).__set__ for name in ("name", "arguments", "id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +191,11 @@ def interpret_call(value: Any, shape: CallShape) -> CallParts | Failure:
     """The call a decoded JSON value stands for, or why it is none."""
     if not isinstance(value, dict):
         return Failure("not_a_call", f"a call must be a JSON object, not {type(value).__name__}")
-    name_key = next((key for key in shape.name_keys if key in value), shape.name_keys[0])
+    name_key = shape.name_keys[0]
+    for key in shape.name_keys:
+        if key in value:
+            name_key = key
+            break
     name = value.get(name_key)
     if not isinstance(name, str) or not name:
         return Failure("missing_name", f"the call has no string {name_key!r}")
@@ -188,11 +206,28 @@ def interpret_call(value: Any, shape: CallShape) -> CallParts | Failure:
             break
     if isinstance(arguments, Failure):
         return arguments
-    call_id = next(
-        (value[key] for key in shape.id_keys if isinstance(value.get(key), str) and value[key]),
-        None,
-    )
+    call_id = None
+    for key in shape.id_keys:
+        found = value.get(key)
+        if isinstance(found, str) and found:
+            call_id = found
+            break
     return CallParts(name, arguments, call_id)
+
+
+class Stops(Protocol):
+    """A scanner's flag: the last piece brought news (see
+    :class:`~llmkit.tools.scan.JsonScanner`)."""
+
+    stop: bool
+
+
+Stream: TypeAlias = "tuple[Callable[[tuple[str, int]], int], Stops, Callable[[str], None], bool]"
+"""How a block lets the parser feed its scanner directly while pieces need nothing else:
+the scanner's ``send``, the scanner, where the block keeps the value's text, and whether
+each piece is also a piece of the call's arguments (an arguments delta). While the
+scanner's ``stop`` stays unset a piece is that and nothing more; once set, the parser
+hands the piece back to the block's ``resume``."""
 
 
 # The states of a block.
@@ -284,6 +319,17 @@ class BlockBase:
         else:
             self._gap.append(rest)
             self._end()
+
+    def stream(self) -> Stream | None:
+        """The short way for the next piece, when the block is in a state that has one
+        (see :data:`Stream`); it clears the scanner's ``stop``."""
+        return None
+
+    def resume(self, text: str, pos: int, new: int) -> int:
+        """Go on with a piece whose ``text[pos:new]`` the scanner of :meth:`stream` has
+        just read (and whose ``stop`` it set); returns where the block stopped, as
+        :meth:`feed` does."""
+        raise NotImplementedError
 
     # -- hooks ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from llmkit.tools.formats.base import (
     CallShape,
     Failure,
     Opener,
+    Stream,
     ToolCallFormat,
     decode_json,
     interpret_call,
@@ -50,7 +51,6 @@ class JsonBlock(BlockBase):
         self._in_item_list = False
         self._list_items = 0
         self._scanner: JsonScanner | None = None
-        self._streamed = 0
         self._announced = False
         self._streaming = False  # inside the arguments object, all of it streamed so far
 
@@ -60,30 +60,44 @@ class JsonBlock(BlockBase):
         if self._state == VALUE:
             scanner = self._scanner
             assert scanner is not None
-            before = scanner.consumed
             new = scanner.send((text, pos))
-            if scanner.error is None:
-                if self._streaming:
-                    if scanner.args_end is None:
-                        if new > pos:
-                            piece = text[pos:new]
-                            self._value.append(piece)
-                            self._host.arguments_delta(piece)
-                            self._streamed = scanner.consumed
-                        return new
-                elif (
-                    scanner.args_start is None
-                    and not scanner.done
-                    and (self._announced or scanner.name is None)
-                ):  # nothing to report yet
-                    if new > pos:
-                        self._value.append(text[pos:new])
-                    return new
-            new = self._scanned(text, pos, new, before)
-            if new == len(text) or self.done:
+            if not scanner.stop:  # no news: before the name or the arguments, or inside them
+                if new > pos:
+                    piece = text[pos:new]
+                    self._value.append(piece)
+                    if self._streaming:
+                        self._host.arguments_delta(piece)
                 return new
-            pos = new
+            return self.resume(text, pos, new)
         return BlockBase.feed(self, text, pos)
+
+    def stream(self) -> Stream | None:
+        """See :meth:`BlockBase.stream`: inside a call object until its name or its
+        arguments start (no events), and inside its arguments (each piece a delta)."""
+        scanner = self._scanner
+        if (
+            self._state != VALUE
+            or scanner is None
+            or scanner.done
+            or scanner.error is not None
+            or scanner.args_end is not None
+            or not (
+                self._streaming
+                or (scanner.args_start is None and (self._announced or scanner.name is None))
+            )
+        ):
+            return None
+        scanner.stop = False
+        return scanner.send, scanner, self._value.append, self._streaming
+
+    def resume(self, text: str, pos: int, new: int) -> int:
+        """See :meth:`BlockBase.resume`."""
+        scanner = self._scanner
+        assert scanner is not None
+        new = self._scanned(text, pos, new, scanner.consumed - (new - pos))
+        if new == len(text) or self.done:
+            return new
+        return BlockBase.feed(self, text, new)
 
     # -- between values ---------------------------------------------------------------
 
@@ -95,7 +109,6 @@ class JsonBlock(BlockBase):
             self._scanner = JsonScanner(
                 name_keys=self._shape.name_keys, args_keys=self._shape.args_keys
             )
-            self._streamed = 0
             self._announced = False
             self._streaming = False
             self._list_items += 1
@@ -171,10 +184,9 @@ class JsonBlock(BlockBase):
                 self._host.start_call(scanner.name)
             if start is not None:
                 end = scanner.args_end if scanner.args_end is not None else scanner.consumed
-                low = max(start, self._streamed, before)
+                low = max(start, before)  # what earlier pieces held was reported with them
                 if low < end:
                     self._host.arguments_delta(text[pos + low - before : pos + end - before])
-                    self._streamed = end
                 self._streaming = scanner.args_end is None
         if scanner.error is not None:  # after the report above, so that no cut changes it
             self._streaming = False

@@ -17,12 +17,13 @@ from llmkit.tools.formats.base import (
     CallParts,
     Failure,
     Opener,
+    Stream,
     ToolCallFormat,
     decode_arguments,
 )
 from llmkit.tools.formats.json_tagged import JsonBlock
 from llmkit.tools.scan import JsonScanner
-from llmkit.tools.tags import NEED_MORE, match_literal
+from llmkit.tools.tags import NEED_MORE
 
 __all__ = ["MISTRAL", "MistralBlock"]
 
@@ -55,11 +56,20 @@ class MistralBlock:
     def feed(self, text: str, pos: int) -> int:
         """Consume ``text[pos:]`` as far as it can be decided; returns where it stopped."""
         n = len(text)
+        if self._state == _NAME:  # a piece of the name, kept short
+            match = _NAME_RUN.match(text, pos)
+            if match is not None and match.end() == n:
+                word = text[pos:]
+                self._raw.append(word)
+                self._name += word
+                if len(self._name) > MAX_NAME:
+                    return self._fail(Failure("missing_name", "the function name is too long"), n)
+                return n
         if self._state == _VALUE:  # the common case, kept short: a piece of the arguments
             scanner = self._scanner
             assert scanner is not None
             new = scanner.send((text, pos))
-            if scanner.error is None and not scanner.done:
+            if not scanner.stop:  # no news: the piece is more of the arguments
                 if new > pos:
                     piece = text[pos:new]
                     self._raw.append(piece)
@@ -110,6 +120,30 @@ class MistralBlock:
                 pos = self._value(text, pos)
         return pos
 
+    def stream(self) -> Stream | None:
+        """See :meth:`BlockBase.stream`: inside the arguments, each piece a delta."""
+        if self._json is not None:
+            return self._json.stream()
+        scanner = self._scanner
+        if (
+            self._state != _VALUE
+            or self.done
+            or scanner is None
+            or scanner.done
+            or scanner.error is not None
+        ):
+            return None
+        scanner.stop = False
+        return scanner.send, scanner, self._raw.append, True
+
+    def resume(self, text: str, pos: int, new: int) -> int:
+        """See :meth:`BlockBase.resume`."""
+        if self._json is not None:
+            new = self._json.resume(text, pos, new)
+            self.done = self._json.done
+            return new
+        return self._value_end(text, pos, new)
+
     def _word(self, text: str, pos: int) -> int:
         """Read the function name (or call id) as far as it goes."""
         naming = self._state == _NAME
@@ -130,10 +164,13 @@ class MistralBlock:
     def _marker(self, text: str, pos: int) -> int:
         """After the name: ``[ARGS]`` (or ``[CALL_ID]``); consumes nothing while undecided."""
         naming = self._state == _NAME
-        markers = ("[ARGS]", "[CALL_ID]") if naming else ("[ARGS]",)
-        found = [match_literal(text, pos, marker) for marker in markers]
-        if 1 in found:
-            marker = markers[found.index(1)]
+        rest = text[pos : pos + 9]  # as long as the longest marker
+        marker = ""
+        if rest.startswith("[ARGS]"):
+            marker = "[ARGS]"
+        elif naming and rest.startswith("[CALL_ID]"):
+            marker = "[CALL_ID]"
+        if marker:
             if naming and not self._name:
                 return self._fail(Failure("missing_name", f"{TAG} has no function name"), pos)
             self._raw.append(marker)
@@ -143,7 +180,9 @@ class MistralBlock:
                 self._host.start_call(self._name)
                 self._state = _ARGS
             return pos + len(marker)
-        if NEED_MORE in found:
+        if (len(rest) < 6 and "[ARGS]".startswith(rest)) or (
+            naming and len(rest) < 9 and "[CALL_ID]".startswith(rest)
+        ):  # the text ends inside a marker
             return NEED_MORE
         return self._fail(
             Failure("not_a_call", f"a function name after {TAG} must be followed by [ARGS]"), pos

@@ -23,9 +23,10 @@ from llmkit.tools.formats.base import (
     CallParts,
     Failure,
     Opener,
+    Stream,
     ToolCallFormat,
 )
-from llmkit.tools.scan import PythonListScanner
+from llmkit.tools.scan_python import PythonListScanner
 
 __all__ = ["PYTHONIC", "PythonicBlock", "parse_call_list"]
 
@@ -278,16 +279,28 @@ class PythonicBlock(BlockBase):
         """See :meth:`BlockBase.feed`; a piece inside the list takes a short way."""
         scanner = self._scanner
         if self._state == VALUE and scanner is not None:
-            new = scanner.send((text, pos))
-            if not scanner.done and scanner.error is None:
-                if new > pos:
-                    self._value.append(text[pos:new])
-                return new  # short of the end: a run of quotes that may open a triple quote
-            if new > pos:
-                self._value.append(text[pos:new])
-            pos = self._scanned(text, new)
-            if pos == len(text) or self.done:
-                return pos
+            return self.resume(text, pos, scanner.send((text, pos)))
+        return BlockBase.feed(self, text, pos)
+
+    def stream(self) -> Stream | None:
+        """See :meth:`BlockBase.stream`: inside the list (no events until it ends)."""
+        scanner = self._scanner
+        if self._state != VALUE or scanner is None or scanner.done or scanner.error is not None:
+            return None
+        scanner.stop = False
+        return scanner.send, scanner, self._value.append, False
+
+    def resume(self, text: str, pos: int, new: int) -> int:
+        """See :meth:`BlockBase.resume`."""
+        scanner = self._scanner
+        assert scanner is not None
+        if new > pos:
+            self._value.append(text[pos:new])
+        if not scanner.done and scanner.error is None:
+            return new  # short of the end: a run of quotes that may open a triple quote
+        pos = self._scanned(text, new)
+        if pos == len(text) or self.done:
+            return pos
         return BlockBase.feed(self, text, pos)
 
     def _before(self, text: str, pos: int) -> int:
