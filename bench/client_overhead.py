@@ -9,6 +9,7 @@ measures its CPU.  Rounds are interleaved and the minimum per variant is kept
 + ``json.loads``) of the same kind (sync/async, NDJSON/SSE, burst/paced).
 
     python bench/client_overhead.py [--chunks 20000] [--rounds 5]
+    python bench/client_overhead.py --only llmkit,httpx --kinds burst   # a quicker look
 
 Target: llmkit at most 0.8x of hand-written httpx on every variant, while
 still yielding typed events (and building the final response).
@@ -173,7 +174,13 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20000)
     parser.add_argument("--paced-chunks", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only", default="", help="comma-separated name parts: run only matching clients"
+    )
+    parser.add_argument("--kinds", default="burst,paced", help="burst, paced or both")
     args = parser.parse_args()
+    only = [part for part in args.only.split(",") if part]
+    kinds = set(args.kinds.split(","))
 
     script = str(Path(__file__).with_name("stream_server.py"))
     servers = [
@@ -184,7 +191,15 @@ def main() -> None:
         urls = [f"http://127.0.0.1:{s.stdout.readline().strip()}" for s in servers if s.stdout]
         worst = 0.0
         for url, paced, n in ((urls[0], False, args.chunks), (urls[1], True, args.paced_chunks)):
+            if ("paced" if paced else "burst") not in kinds:
+                continue
             table = variants(url, n, paced)
+            if only:
+                table = {
+                    name: entry
+                    for name, entry in table.items()
+                    if "baseline" in name or any(part in name for part in only)
+                }
             for _, function in table.values():
                 function()  # warm up: connections, imports, caches
             best: dict[str, float] = {}

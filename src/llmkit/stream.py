@@ -70,7 +70,44 @@ class Stream(_StreamState[R]):
         self._events = events
 
     def __iter__(self) -> Iterator[StreamEvent]:
+        batches = getattr(self._events, "batches", None)
+        if batches is not None:
+            return self._from_batches(batches())
+        return self._one_by_one()
+
+    def _from_batches(self, batches: Iterator[list[StreamEvent]]) -> Iterator[StreamEvent]:
+        # As _one_by_one, taking the backend's events a network read at a time.
         accumulator = self._accumulator
+        add = accumulator.add
+        add_text = accumulator.texts.append
+        while not self._closed:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                self.close()
+                if accumulator.done is None:
+                    raise self._ended_early() from None
+                return
+            except Exception as exc:
+                self.close()
+                raise self._interrupted(exc) from exc
+            for event in batch:
+                if type(event) is TextDelta:
+                    add_text(event.text)
+                else:
+                    add(event)
+                try:
+                    yield event
+                except GeneratorExit:
+                    self.close()
+                    raise
+                if self._closed:
+                    return
+
+    def _one_by_one(self) -> Iterator[StreamEvent]:
+        accumulator = self._accumulator
+        add = accumulator.add
+        add_text = accumulator.texts.append  # the common event, without a call to add()
         events = self._events
         while not self._closed:
             try:
@@ -83,7 +120,10 @@ class Stream(_StreamState[R]):
             except Exception as exc:
                 self.close()
                 raise self._interrupted(exc) from exc
-            accumulator.add(event)
+            if type(event) is TextDelta:
+                add_text(event.text)
+            else:
+                add(event)
             try:
                 yield event
             except GeneratorExit:
@@ -136,8 +176,43 @@ class AsyncStream(_StreamState[R]):
         super().__init__(accumulator)
         self._events = events
 
-    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        batches = getattr(self._events, "batches", None)
+        if batches is not None:
+            return self._from_batches(batches())
+        return self._one_by_one()
+
+    async def _from_batches(
+        self, batches: AsyncIterator[list[StreamEvent]]
+    ) -> AsyncIterator[StreamEvent]:
+        # As _one_by_one, taking the backend's events a network read at a time.
         accumulator = self._accumulator
+        add = accumulator.add
+        add_text = accumulator.texts.append
+        while not self._closed:
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:
+                await self.aclose()
+                if accumulator.done is None:
+                    raise self._ended_early() from None
+                return
+            except Exception as exc:
+                await self.aclose()
+                raise self._interrupted(exc) from exc
+            for event in batch:
+                if type(event) is TextDelta:
+                    add_text(event.text)
+                else:
+                    add(event)
+                yield event
+                if self._closed:
+                    return
+
+    async def _one_by_one(self) -> AsyncIterator[StreamEvent]:
+        accumulator = self._accumulator
+        add = accumulator.add
+        add_text = accumulator.texts.append
         events = self._events
         while not self._closed:
             try:
@@ -150,7 +225,10 @@ class AsyncStream(_StreamState[R]):
             except Exception as exc:
                 await self.aclose()
                 raise self._interrupted(exc) from exc
-            accumulator.add(event)
+            if type(event) is TextDelta:
+                add_text(event.text)
+            else:
+                add(event)
             yield event
 
     async def text_stream(self) -> AsyncIterator[str]:

@@ -14,18 +14,25 @@ from llmkit.types.responses import ChatResponse, GenerateResponse
 class _Accumulator:
     def __init__(self, model: str | None = None) -> None:
         self.model = model
-        self._text: list[str] = []
+        self.texts: list[str] = []
+        """The text pieces so far; a stream's hot loop appends a :class:`TextDelta`'s here."""
         self._thinking: list[str] = []
         self.tool_calls: list[ToolCall] = []
         self.done: Done | None = None
-        self.event_count = 0
+        self._other_events = 0
+
+    @property
+    def event_count(self) -> int:
+        """How many events were taken (each text piece is one)."""
+        return len(self.texts) + self._other_events
 
     def add(self, event: StreamEvent) -> None:
         """Take one event into the response."""
-        self.event_count += 1
         if isinstance(event, TextDelta):
-            self._text.append(event.text)
-        elif isinstance(event, ThinkingDelta):
+            self.texts.append(event.text)
+            return
+        self._other_events += 1
+        if isinstance(event, ThinkingDelta):
             self._thinking.append(event.text)
         elif isinstance(event, ToolCallEvent):
             self.tool_calls.append(event.call)
@@ -37,7 +44,7 @@ class _Accumulator:
     @property
     def text(self) -> str:
         """The text so far."""
-        return "".join(self._text)
+        return "".join(self.texts)
 
     @property
     def thinking(self) -> str | None:

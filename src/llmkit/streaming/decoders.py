@@ -79,7 +79,8 @@ class NDJSONDecoder:
         if not lines:
             return []
         try:
-            return [_loads(line) for line in lines if line.strip()]
+            # Blank lines are rare: they fail here and are skipped in _locate.
+            return [_loads(line) for line in lines]
         except ValueError:
             return self._locate(lines, self._lines.lines_seen - len(lines))
 
@@ -144,6 +145,23 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """The events that ``data`` completed."""
+        items = self.feed_payloads(data)
+        ident = self._id  # plain events carry no id line: the last one seen is theirs
+        return [
+            SSEEvent(item.decode("utf-8", "replace"), "message", ident)
+            if isinstance(item, bytes)
+            else item
+            for item in items
+        ]
+
+    def feed_payloads(self, data: bytes) -> list[bytes | SSEEvent]:
+        """Like :meth:`feed`, but a plain event comes as the raw bytes of its ``data``.
+
+        A plain event is one ``data:`` line of the default ``message`` type (what
+        LLM servers send); its payload is handed over undecoded (JSON parsers take
+        bytes), sparing an :class:`SSEEvent` per chunk.  Any other event comes
+        as an :class:`SSEEvent`.  ``id`` stays readable as :attr:`last_id`.
+        """
         if self._pending:
             self._pending.append(data)
             if b"\n" not in data:
@@ -176,9 +194,13 @@ class SSEDecoder:
             self.lines_seen += 2 * len(blocks)
             self._event = ""
             self._retry = None
-            ident = self._id
-            return [SSEEvent(b[6:].decode("utf-8", "replace"), "message", ident) for b in blocks]
-        return self._blocks(blocks)
+            return [block[6:] for block in blocks]
+        return list(self._blocks(blocks))
+
+    @property
+    def last_id(self) -> str | None:
+        """The last event ``id`` seen (the SSE "last event ID")."""
+        return self._id
 
     def finish(self) -> list[SSEEvent]:
         """Events left at the end of the body (a last event without its blank line)."""

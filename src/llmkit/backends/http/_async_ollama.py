@@ -28,6 +28,7 @@ from llmkit.errors import (
     RemoteTimeoutError,
     StreamDecodeError,
 )
+from llmkit.streaming.batches import batched
 from llmkit.streaming.decoders import NDJSONDecoder
 from llmkit.types.events import StreamEvent
 from llmkit.types.management import (
@@ -108,18 +109,24 @@ class AsyncOllamaBackend:
             return self._once("/api/generate", body, chat=False)
         return self._resuming("/api/generate", body, chat=False)
 
-    async def _once(
+    def _once(self, path: str, body: dict[str, Any], *, chat: bool) -> AsyncIterator[StreamEvent]:
+        return batched(self._batches(path, body, chat=chat))
+
+    async def _batches(
         self, path: str, body: dict[str, Any], *, chat: bool
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[list[StreamEvent]]:
+        # The events of each network read as one list (see llmkit.streaming.batches).
         reader = ollama_wire.OllamaChunkReader(chat=chat, url=self.base_url + path)
         decoder = NDJSONDecoder()
         async for piece in self.session.stream("POST", path, body):
             chunks = decoder.feed(piece)
             if chunks:
-                for event in reader.read(chunks):
-                    yield event
-        for event in reader.read(decoder.finish()):
-            yield event
+                events = reader.read(chunks)
+                if events:
+                    yield events
+        events = reader.read(decoder.finish())
+        if events:
+            yield events
         if not reader.done:
             raise ConnectionFailedError(
                 f"{self.base_url}{path} ended the stream before its final chunk",

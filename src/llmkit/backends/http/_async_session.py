@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any, cast
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import anyio
 import httpx
 from tenacity import AsyncRetrying, stop_after_attempt
 
+from llmkit.backends.http import body as body_reader
 from llmkit.backends.http.connection import Timeouts, user_agent
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.backends.http.transport_errors import status_error, transport_error
@@ -159,9 +160,8 @@ class AsyncHTTPSession:
         async for attempt in self._retrying(deadline):
             with attempt:
                 response = await self._send(method, url, body, deadline)
-                # The transport's byte stream itself: what aiter_raw() wraps, one layer less
-                # per network read (httpx maps httpcore's errors to its own inside it).
-                pieces = aiter(cast(AsyncIterable[bytes], response.stream))
+                # Straight from h11 on a plain HTTP/1.1 connection, else httpx's own stream.
+                pieces = body_reader.aiter_raw(response)
                 try:
                     first = await anext(pieces, None)
                 except httpx.HTTPError as exc:

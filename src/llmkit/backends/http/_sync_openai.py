@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
-import orjson
 
 from llmkit.backends.http import openai_wire
 from llmkit.backends.http._sync_session import HTTPSession
@@ -22,7 +21,7 @@ from llmkit.backends.http.openai_dialects import dialect
 from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.errors import ConnectionFailedError, RemoteTimeoutError, StreamDecodeError
-from llmkit.streaming.decoders import SSEDecoder, SSEEvent
+from llmkit.streaming.batches import batched
 from llmkit.types.events import StreamEvent
 from llmkit.types.management import ListResponse, ModelEntry
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
@@ -131,45 +130,23 @@ class OpenAIBackend:
                 partial.resumes += 1
                 body = resumed
 
-    def _stream(
+    def _stream(self, path: str, body: dict[str, Any], *, chat: bool) -> Iterator[StreamEvent]:
+        return batched(self._stream_batches(path, body, chat=chat))
+
+    def _stream_batches(
         self, path: str, body: dict[str, Any], *, chat: bool
-    ) -> Iterator[StreamEvent]:
-        url = self.base_url + path
-        reader = openai_wire.OpenAIChunkReader(chat=chat, url=url)
-        decoder = SSEDecoder()
+    ) -> Iterator[list[StreamEvent]]:
+        # The events of each network read as one list (see llmkit.streaming.batches).
+        stream = openai_wire.OpenAIStreamReader(chat=chat, url=self.base_url + path)
         for piece in self.session.stream("POST", path, body):
-            for sse in decoder.feed(piece):
-                data = sse.data
-                if data == "[DONE]" or sse.event != "message":
-                    for event in _special(reader, sse):
-                        yield event
-                    if reader.done:
-                        return
-                    continue
-                try:
-                    chunk = orjson.loads(data)
-                except orjson.JSONDecodeError as exc:
-                    raise _not_json(exc, sse, decoder) from None
-                for event in reader.events(chunk):
-                    yield event
-        for sse in decoder.finish():
-            if sse.data == "[DONE]" or sse.event != "message":
-                for event in _special(reader, sse):
-                    yield event
-                continue
-            try:
-                chunk = orjson.loads(sse.data)
-            except orjson.JSONDecodeError as exc:
-                raise _not_json(exc, sse, decoder) from None
-            for event in reader.events(chunk):
-                yield event
-        if not reader.done:
-            if not reader.finished:
-                raise ConnectionFailedError(
-                    f"{url} ended the stream before its final chunk", url=url
-                )
-            for event in reader.finish():
-                yield event
+            events = stream.feed(piece)
+            if events:
+                yield events
+            if stream.done:
+                return
+        events = stream.finish()
+        if events:
+            yield events
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
         """``/v1/embeddings``: one vector per input."""
@@ -197,18 +174,3 @@ class OpenAIBackend:
 
 def _checked_dialect(name: str) -> str:
     return dialect(name).name
-
-
-def _special(reader: openai_wire.OpenAIChunkReader, sse: SSEEvent) -> list[StreamEvent]:
-    """The events of ``[DONE]`` (the end) or of an ``error`` event."""
-    if sse.event == "error":
-        return reader.events({"error": sse.data})
-    if sse.data == "[DONE]":
-        return reader.finish()
-    return []  # another event type: not part of the answer
-
-
-def _not_json(exc: ValueError, sse: SSEEvent, decoder: SSEDecoder) -> StreamDecodeError:
-    return StreamDecodeError(
-        f"an event's data is not JSON: {exc}", line=decoder.lines_seen, data=sse.data
-    )

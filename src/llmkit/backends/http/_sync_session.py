@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 from tenacity import Retrying, stop_after_attempt
 
+from llmkit.backends.http import body as body_reader
 from llmkit.backends.http.connection import Timeouts, user_agent
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.backends.http.transport_errors import status_error, transport_error
@@ -156,9 +157,8 @@ class HTTPSession:
         for attempt in self._retrying(deadline):
             with attempt:
                 response = self._send(method, url, body, deadline)
-                # The transport's byte stream itself: what iter_raw() wraps, one layer less
-                # per network read (httpx maps httpcore's errors to its own inside it).
-                pieces = iter(cast(Iterable[bytes], response.stream))
+                # Straight from h11 on a plain HTTP/1.1 connection, else httpx's own stream.
+                pieces = body_reader.iter_raw(response)
                 try:
                     first = next(pieces, None)
                 except httpx.HTTPError as exc:

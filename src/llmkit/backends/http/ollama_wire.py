@@ -127,10 +127,31 @@ class OllamaChunkReader:
 
     def read(self, chunks: list[Any]) -> list[StreamEvent]:
         """The events of several response objects, in order (one call per network read)."""
-        if len(chunks) == 1:
-            return self.events(chunks[0])
         events: list[StreamEvent] = []
+        if not self._chat:
+            for chunk in chunks:
+                events += self.events(chunk)
+            return events
+        append = events.append
         for chunk in chunks:
+            # The common chunk, inline: a message that is {"role": ..., "content": "..."}.
+            try:
+                message = chunk["message"]
+                content = message["content"]
+            except (KeyError, TypeError):
+                pass  # not that shape (JSON gives dicts, lists and scalars only)
+            else:
+                if (
+                    type(content) is str
+                    and len(message) == 2
+                    and "role" in message
+                    and not chunk.get("done")
+                    and "error" not in chunk
+                ):
+                    self.chunks += 1
+                    if content:
+                        append(text_delta(content))
+                    continue
             events += self.events(chunk)
         return events
 
@@ -141,13 +162,6 @@ class OllamaChunkReader:
             raise StreamDecodeError(
                 "expected a JSON object from Ollama", line=self.chunks, data=repr(chunk)
             )
-        if self._chat:
-            message = chunk.get("message")
-            if message and not chunk.get("done") and len(message) == 2:
-                # The common chunk: {"role": "assistant", "content": "..."}, nothing else.
-                content = message.get("content")
-                if type(content) is str:
-                    return [text_delta(content)] if content else []
         if "error" in chunk:
             raise RemoteGenerationError(f"the server reported: {chunk['error']}", url=self.url)
         events: list[StreamEvent] = []

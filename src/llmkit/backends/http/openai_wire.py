@@ -6,17 +6,26 @@ dialect table (:mod:`~llmkit.backends.http.openai_dialects`); a field a
 server cannot take is rejected here, before anything is sent.
 
 Responses: :class:`OpenAIChunkReader` turns SSE chunks (or one whole
-response) into events, assembling tool calls from their argument deltas.
+response) into events, assembling tool calls from their argument deltas;
+:class:`OpenAIStreamReader` feeds it a streamed body's bytes.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, cast
+
+import orjson
 
 from llmkit.backends.http.openai_dialects import Dialect, dialect, map_options
-from llmkit.errors import RemoteGenerationError, StreamDecodeError, UnsupportedFeatureError
+from llmkit.errors import (
+    ConnectionFailedError,
+    RemoteGenerationError,
+    StreamDecodeError,
+    UnsupportedFeatureError,
+)
+from llmkit.streaming.decoders import SSEDecoder, SSEEvent
 from llmkit.types.events import (
     Done,
     StreamEvent,
@@ -31,6 +40,7 @@ from llmkit.types.responses import EmbedResponse, Usage
 
 __all__ = [
     "OpenAIChunkReader",
+    "OpenAIStreamReader",
     "chat_body",
     "completion_body",
     "continue_chat_body",
@@ -39,6 +49,8 @@ __all__ = [
     "embed_response",
     "image_url",
 ]
+
+_loads = orjson.loads
 
 _IMAGE_TYPES = (("iVBOR", "png"), ("/9j/", "jpeg"), ("R0lGOD", "gif"), ("UklGR", "webp"))
 
@@ -291,6 +303,40 @@ class OpenAIChunkReader:
         """Whether a ``finish_reason`` has arrived (the answer is complete)."""
         return self._finish is not None
 
+    def read(self, chunks: list[Any]) -> list[StreamEvent]:
+        """The events of several chunks, in order (one call per network read)."""
+        events: list[StreamEvent] = []
+        if not self._chat:
+            for chunk in chunks:
+                events += self.events(chunk)
+            return events
+        append = events.append
+        for chunk in chunks:
+            # The common chunk, inline: one choice whose delta is only text (and perhaps the role).
+            try:
+                (choice,) = chunk["choices"]
+                delta = choice["delta"]
+                content = delta["content"]
+            except (KeyError, TypeError, ValueError):
+                pass  # not that shape (JSON gives dicts, lists and scalars only)
+            else:
+                if (
+                    type(content) is str
+                    and (len(delta) == 1 or (len(delta) == 2 and "role" in delta))
+                    and choice.get("finish_reason") is None
+                    and not choice.get("index")
+                    and chunk.get("usage") is None
+                    and "error" not in chunk
+                ):
+                    self.chunks += 1
+                    if self._model is None:
+                        self._model = chunk.get("model")
+                    if content:
+                        append(text_delta(content))
+                    continue
+            events += self.events(chunk)
+        return events
+
     def events(self, chunk: Any) -> list[StreamEvent]:
         """The events of one chunk (a parsed SSE ``data`` object)."""
         self.chunks += 1
@@ -298,24 +344,6 @@ class OpenAIChunkReader:
             raise StreamDecodeError(
                 "expected a JSON object in the stream", line=self.chunks, data=repr(chunk)
             )
-        if self._chat:
-            # The common chunk: one choice whose delta is only text (and perhaps the role).
-            try:
-                (choice,) = chunk["choices"]
-                delta = choice["delta"]
-                content = delta["content"]
-            except (KeyError, TypeError, ValueError):
-                pass
-            else:
-                if (
-                    type(content) is str
-                    and (len(delta) == 1 or (len(delta) == 2 and "role" in delta))
-                    and choice.get("finish_reason") is None
-                    and chunk.get("usage") is None
-                ):
-                    if self._model is None:
-                        self._model = chunk.get("model")
-                    return [text_delta(content)] if content else []
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", error) if isinstance(error, dict) else error
@@ -402,3 +430,82 @@ class OpenAIChunkReader:
             )
         )
         return events
+
+
+class OpenAIStreamReader:
+    """Events from a streamed SSE body as it arrives (pure: bytes in, events out).
+
+    The SSE decoder and :class:`OpenAIChunkReader` in one pass per network
+    read: plain ``data:`` events are parsed straight from their bytes, ``[DONE]``
+    ends the answer (whatever follows it is ignored), an ``error`` event raises
+    :class:`~llmkit.errors.RemoteGenerationError`, other event types are skipped.
+    """
+
+    __slots__ = ("_decoder", "reader")
+
+    def __init__(self, *, chat: bool, url: str | None = None) -> None:
+        self._decoder = SSEDecoder()
+        self.reader = OpenAIChunkReader(chat=chat, url=url)
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer has ended (``[DONE]`` arrived and :class:`Done` was given)."""
+        return self.reader.done
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        """The events of the SSE events that ``data`` completed."""
+        items = self._decoder.feed_payloads(data)
+        if not items or self.reader.done:
+            return []
+        payloads = cast("list[bytes]", items)  # an SSEEvent among them makes orjson raise
+        try:
+            chunks = [_loads(payload) for payload in payloads]
+        except ValueError:  # [DONE], another event type, or not JSON: one at a time
+            return self._one_by_one(items)
+        return self.reader.read(chunks)
+
+    def finish(self) -> list[StreamEvent]:
+        """The events at the end of the body: a last event without its blank line, then
+        :class:`Done` if ``[DONE]`` never came.  A body that ends before any
+        ``finish_reason`` was cut off: :class:`~llmkit.errors.ConnectionFailedError`."""
+        reader = self.reader
+        events = [] if reader.done else self._one_by_one(list(self._decoder.finish()))
+        if not reader.done:
+            if not reader.finished:
+                raise ConnectionFailedError(
+                    f"{reader.url} ended the stream before its final chunk", url=reader.url
+                )
+            events += reader.finish()
+        return events
+
+    def _one_by_one(self, items: list[bytes | SSEEvent]) -> list[StreamEvent]:
+        reader = self.reader
+        events: list[StreamEvent] = []
+        for item in items:
+            if type(item) is bytes:
+                data: str | bytes = item
+                kind = "message"
+            else:
+                assert isinstance(item, SSEEvent)
+                data, kind = item.data, item.event
+            if kind == "error":
+                events += reader.events({"error": _text(data)})
+            elif data in (b"[DONE]", "[DONE]"):
+                events += reader.finish()
+                return events
+            elif kind == "message":
+                try:
+                    chunk = _loads(data)
+                except ValueError as exc:
+                    raise StreamDecodeError(
+                        f"an event's data is not JSON: {exc}",
+                        line=self._decoder.lines_seen,
+                        data=_text(data),
+                    ) from None
+                events += reader.read([chunk])
+            # Another event type: not part of the answer.
+        return events
+
+
+def _text(data: str | bytes) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
