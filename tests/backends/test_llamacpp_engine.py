@@ -69,6 +69,18 @@ def test_sampling_chain_follows_llama_cpp_pythons_order_with_the_seed_last() -> 
     assert dict(stages)["dist"] == (5,)
 
 
+def test_plain_greedy_takes_the_argmax_and_anything_else_the_native_chain() -> None:
+    assert spec(temp=0.0).argmax_only
+    assert spec(temp=0.0, repeat_penalty=1.0, frequency_penalty=0.0).argmax_only
+    assert not spec(temp=0.0, repeat_penalty=1.1).argmax_only
+    assert not spec(temp=0.0, presence_penalty=0.5).argmax_only
+    assert not spec(temp=0.7).argmax_only
+    no_window = SamplerSpec.from_options(
+        {"temp": 0.0, "repeat_penalty": 1.3}, repeat_last_n=0, n_ctx=NUM_CTX, seed=1
+    )
+    assert no_window.argmax_only  # penalties over no tokens change nothing
+
+
 def test_mirostat_replaces_the_filters() -> None:
     one = spec(temp=0.8, mirostat_mode=1, mirostat_tau=4.0, mirostat_eta=0.2).stages(100)
     two = spec(temp=0.8, mirostat_mode=2).stages(100)
