@@ -191,3 +191,27 @@ def test_bad_lines_against_a_real_server(tmp_path, llmkit_server):
     assert by_id["nomodel"]["error"]["param"] == "model"
     assert by_id["404"]["error"]["code"] == "model_not_found"
     assert by_id["404"]["error"]["status_code"] == 404
+
+
+def test_two_different_servers_share_one_batch(
+    tmp_path, tmp_path_factory, llmkit_server, llama_cpp_server
+):
+    # llama-cpp-python's servers log each request; count those answered during the run
+    base = tmp_path_factory.getbasetemp()
+    logs = {path.resolve() for path in base.glob("llama-cpp-server*/server.log")}
+    assert logs
+
+    def answered_there():
+        return sum(log.read_text().count('"POST /v1/') for log in logs)
+
+    count = 40
+    source = batch_file(tmp_path / "in.jsonl", count=count)
+    out = tmp_path / "out.jsonl"
+    other = "openai://" + llama_cpp_server.removeprefix("http://") + "/v1"
+    before = answered_there()
+    shared = [*command(source, out, llmkit_server), "-b", other]
+    result = subprocess.run(shared, capture_output=True, text=True, timeout=RUN_LIMIT)
+    assert result.returncode == 0, result.stderr
+    check_complete(out, count)  # every line once, whichever server answered it
+    there = answered_there() - before
+    assert 0 < there < count, f"llama-cpp-python answered {there} of {count} lines"
