@@ -210,3 +210,23 @@ def test_bad_arguments_and_missing_files_are_clear_errors(tmp_path):
         BatchRunner("mock").run(tmp_path / "missing.jsonl")
     with pytest.raises(InvalidRequestError, match="backend strings"):
         BatchRunner(ScriptedBackend(), executor="ray").open(prompts(1))
+
+
+def test_the_progress_bar_shows_lines_rate_failures_and_the_summary(tmp_path):
+    import io
+    import re
+
+    from rich.console import Console
+
+    from llmkit.batch.progress import RichProgress
+
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps(line) for line in prompts(4)] + ["{not json"]
+    source.write_text("\n".join(lines) + "\n")
+    screen = io.StringIO()
+    bar = RichProgress(Console(file=screen, force_terminal=True, width=160))
+    summary = llmkit.batch.run(source, tmp_path / "out.jsonl", backend="mock", progress=bar)
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # colours and cursor moves
+    assert summary.succeeded == 4 and summary.failed == 1
+    assert "5/5" in shown and "lines/s" in shown and "1 failed" in shown and "ETA" in shown
+    assert f"batch: {summary}" in shown

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from typing import Literal, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 from llmkit.batch.summary import BatchResult, BatchSummary
 
@@ -84,9 +84,10 @@ class LogProgress:
 
 
 class RichProgress:
-    """A rich progress bar on standard error: lines done, failures, rate and ETA."""
+    """A rich progress bar on standard error (or ``console``): lines done, failures, rate
+    and ETA."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -99,7 +100,7 @@ class RichProgress:
         )
         from rich.progress import Progress as Bar
 
-        self.console = Console(stderr=True)
+        self.console = console if console is not None else Console(stderr=True)
         self._bar = Bar(
             TextColumn("[bold]batch"),
             BarColumn(),

@@ -12,6 +12,7 @@ Request bodies and event decoding live in the pure ``ollama_wire`` module.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -73,6 +74,7 @@ class AsyncOllamaBackend:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
     ) -> None:
         base_url = base_url_from_target(
@@ -86,6 +88,7 @@ class AsyncOllamaBackend:
             timeout=timeout,
             retry=retry,
             http_client=http_client,
+            verify=verify,
         )
 
     @property

@@ -11,6 +11,7 @@ chunk reader live in the pure ``openai_wire`` and ``openai_dialects`` modules.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -63,6 +64,7 @@ class AsyncOpenAIBackend:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
     ) -> None:
         self.dialect = _checked_dialect(dialect)
@@ -74,6 +76,7 @@ class AsyncOpenAIBackend:
             timeout=timeout,
             retry=retry,
             http_client=http_client,
+            verify=verify,
         )
 
     @property

@@ -13,8 +13,10 @@ decides comes from pure modules; this file only moves bytes.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -36,12 +38,23 @@ def _http2_available() -> bool:
     return find_spec("h2") is not None
 
 
+def _tls_context(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext | bool:
+    """``verify`` as httpx takes it: a CA bundle's path (or a folder of them) becomes a context."""
+    if not isinstance(verify, str):
+        return verify
+    if Path(verify).is_dir():
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
 class AsyncHTTPSession:
     """JSON requests and byte streams to one server, with retries and timeouts.
 
     ``http_client`` shares a connection pool between backends (the caller
     then owns it and closes it); otherwise the session makes its own, with
-    HTTP/2 when the ``h2`` package is installed and the server offers it.
+    HTTP/2 when the ``h2`` package is installed and the server offers it, and
+    ``verify`` (as httpx takes it: ``False``, a CA bundle's path or an
+    :class:`ssl.SSLContext`) for servers whose certificate the system does not trust.
     """
 
     def __init__(
@@ -52,6 +65,7 @@ class AsyncHTTPSession:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | str | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeouts = Timeouts.of(timeout)
@@ -60,6 +74,7 @@ class AsyncHTTPSession:
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             http2=_http2_available(),
+            verify=_tls_context(verify),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
 

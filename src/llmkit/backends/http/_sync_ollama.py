@@ -10,6 +10,7 @@ Request bodies and event decoding live in the pure ``ollama_wire`` module.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -71,6 +72,7 @@ class OllamaBackend:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
+        verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
     ) -> None:
         base_url = base_url_from_target(
@@ -84,6 +86,7 @@ class OllamaBackend:
             timeout=timeout,
             retry=retry,
             http_client=http_client,
+            verify=verify,
         )
 
     @property

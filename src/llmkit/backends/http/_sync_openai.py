@@ -9,6 +9,7 @@ chunk reader live in the pure ``openai_wire`` and ``openai_dialects`` modules.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -61,6 +62,7 @@ class OpenAIBackend:
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
+        verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
     ) -> None:
         self.dialect = _checked_dialect(dialect)
@@ -72,6 +74,7 @@ class OpenAIBackend:
             timeout=timeout,
             retry=retry,
             http_client=http_client,
+            verify=verify,
         )
 
     @property
