@@ -55,12 +55,15 @@ MAX_DEPTH = 512
 
 _FAST_MIN = 24
 """Shorter pieces (a token or two, as models stream) go through the character loop."""
-_WSP = r"[ \t\n\r]*+"
-_STRING_REST = r'[^"\\]*+(?:\\[\s\S][^"\\]*+)*+"'
-_STRING_CUT = r'"[^"\\]*+(?:\\[\s\S][^"\\]*+)*+\Z'
+# No possessive quantifiers: Python 3.11 before 3.11.5 mis-matches some of them. Each
+# repetition below has one way to match any text (its alternatives start with different
+# characters), so backtracking stays linear without them.
+_WSP = r"[ \t\n\r]*"
+_STRING_REST = r'[^"\\]*(?:\\[\s\S][^"\\]*)*"'
+_STRING_CUT = r'"[^"\\]*(?:\\[\s\S][^"\\]*)*\Z'
 _SCALAR = (
     f'(?:"{_STRING_REST}'
-    r"|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?=[^-+0-9.eE])"
+    r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?(?=[^-+0-9.eE])"
     r"|(?:true|false|null)(?=[^a-zA-Z]))"
 )
 _Step: TypeAlias = "tuple[str, int, int | None]"

@@ -23,6 +23,30 @@ def _show(char: str) -> str:
     return repr(char)
 
 
+def _nested_run_pattern() -> str:
+    """The pattern of :attr:`PythonListScanner._NESTED_RUN`; groups ``single`` and
+    ``double`` hold a string that the end of the text cuts."""
+    count = 0
+
+    def atomic(body: str) -> str:
+        nonlocal count
+        count += 1
+        return f"(?=(?P<a{count}>{body}))(?P=a{count})"
+
+    def atom() -> str:
+        code = atomic(r"""[^'"()\[\]{}]+""")
+        single = "'(?:" + atomic(r"[^'\\]+") + "'|'(?=[^']))"
+        double = '"(?:' + atomic(r'[^"\\]+') + '"|"(?=[^"]))'
+        return f"(?:{code}|{single}|{double})"
+
+    bracketed = "|".join(
+        f"{opening}{atomic(f'(?:{atom()})*')}{closing}"
+        for opening, closing in ((r"\(", r"\)"), (r"\[", r"\]"), (r"\{", r"\}"))
+    )
+    run = atomic(f"(?:{atom()}|{bracketed})*")
+    return run + r"""(?:(?P<single>'[^'\\]+\Z)|(?P<double>"[^"\\]+\Z))?"""
+
+
 class PythonListScanner:
     """Finds the end of a Python list of calls, ``[get_weather(city="Paris"), f()]``.
 
@@ -56,12 +80,11 @@ class PythonListScanner:
     _CODE_RUN = re.compile(r"""[^'"()\[\]{},]+""")
     # Inside a call's parentheses commas do not matter: code, whole strings (that cannot
     # be the start of a triple quote) and balanced brackets one level deep are skipped at
-    # once, and a string the end of the text cuts is entered.
-    _ATOM = r"""(?:[^'"()\[\]{}]++|'(?:[^'\\]++'|'(?=[^']))|"(?:[^"\\]++"|"(?=[^"])))"""
-    _NESTED_RUN = re.compile(
-        rf"(?:{_ATOM}|\((?:{_ATOM})*+\)|\[(?:{_ATOM})*+\]|\{{(?:{_ATOM})*+\}})*+"
-        r"""(?:('[^'\\]++\Z)|("[^"\\]++\Z))?"""
-    )
+    # once, and a string the end of the text cuts is entered. Atomic groups are emulated
+    # (a lookahead captures, a backreference consumes): Python 3.11 before 3.11.5
+    # mis-matches possessive quantifiers, and without atomicity an unclosed bracket would
+    # make the engine try every way to split a run of code.
+    _NESTED_RUN = re.compile(_nested_run_pattern())
     _NAME_START = re.compile(r"[A-Za-z_]")
     _NAME_RUN = re.compile(r"[A-Za-z0-9_.]+")
 
@@ -105,8 +128,10 @@ class PythonListScanner:
             elif depth > 1 and self._signature == 4:
                 match = nested_run(text, pos)
                 if match is not None and match.end() > pos:
-                    if match.lastindex:
-                        quote = "'" if match.lastindex == 1 else '"'
+                    if match.group("single") is not None:
+                        quote = "'"
+                    elif match.group("double") is not None:
+                        quote = '"'
                     self.consumed += match.end() - pos
                     pos = match.end()
                     if pos == n:
