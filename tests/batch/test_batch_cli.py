@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from llmkit._cli_app import app
@@ -68,3 +69,18 @@ def test_a_missing_input_file_is_an_error(tmp_path):
         app, ["batch", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o"), "-b", "mock"]
     )
     assert result.exit_code == 2 and "cannot read the batch input" in result.stderr
+
+
+@pytest.mark.model
+def test_with_no_backend_named_the_default_local_model_answers(tmp_path, smollm2_path):
+    # a file prepared for OpenAI's Batch API (model gpt-4o-mini) runs unchanged on SmolLM2
+    line = {**GOOD, "body": {**GOOD["body"], "max_tokens": 4, "temperature": 0}}
+    source = write(tmp_path / "in.jsonl", [line])
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["batch", str(source), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(text) for text in out.read_text().splitlines()]
+    assert record["error"] is None and record["response"]["status_code"] == 200
+    body = record["response"]["body"]
+    assert body["choices"][0]["message"]["content"]
+    assert body["usage"]["completion_tokens"] <= 4

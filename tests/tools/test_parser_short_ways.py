@@ -31,7 +31,7 @@ class LongWayParser(ToolCallParser):
 
 def _events(parser: ToolCallParser, pieces: list[str]) -> list[list[tuple]]:
     def shown(event: object) -> tuple:
-        fields = dataclasses.fields(event)  # type: ignore[arg-type]
+        fields = dataclasses.fields(event)
         return (type(event).__name__, *(getattr(event, f.name) for f in fields))
 
     per_piece = [[shown(e) for e in parser.feed(piece)] for piece in pieces]
