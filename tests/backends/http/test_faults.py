@@ -374,3 +374,19 @@ def test_read_timeout_async_and_cancellation(fault_server, anyio_backend):
         await backend2.aclose()
 
     anyio.run(main, backend=anyio_backend)
+
+
+@pytest.mark.parametrize("protocol", ["ollama", "openai"])
+def test_custom_headers_and_the_key_reach_the_server(fault_server, protocol):
+    good = ollama_stream("ok") if protocol == "ollama" else openai_stream("ok")
+    fault_server.script(Reply(pieces=good, content_type="text/event-stream"))
+    extra = {"X-Team": "search", "X-Request-Source": "tests"}
+    make = ollama if protocol == "ollama" else openai
+    client = Client(make(fault_server, api_key="k-123", headers=extra))
+    with client, client.chat([{"role": "user", "content": "hi"}], stream=True) as stream:
+        assert stream.final_response().text == "ok"
+    (received,) = fault_server.received
+    assert received.headers["x-team"] == "search"
+    assert received.headers["x-request-source"] == "tests"
+    assert received.headers["authorization"] == "Bearer k-123"
+    assert received.headers["user-agent"].startswith("llmkit/")
