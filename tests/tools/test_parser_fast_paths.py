@@ -1,6 +1,6 @@
 """The parser's short cuts give exactly what the long way gives (hypothesis).
 
-For speed, the scanners read long pieces in whole runs of tokens (one regular expression
+For speed, the pure Python scanners read long pieces in whole runs of tokens (one regular expression
 per run) and short pieces character by character; pythonic calls of the common simple
 shape are read without :mod:`ast`; a partial tag at the end of a text is found with one
 regular expression. Each short cut is checked here against the way it replaces.
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from llmkit.tools import ToolCallArgumentsDelta, ToolCallComplete, ToolCallStart
 from llmkit.tools.formats.base import Failure
 from llmkit.tools.formats.pythonic import _call_parts, _parse, _simple_call
-from llmkit.tools.scan import JsonScanner, PythonListScanner
+from llmkit.tools.scan import PureJsonScanner, PurePythonListScanner
 from llmkit.tools.tags import TagFinder
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,7 +46,7 @@ breakers = st.sampled_from(
 
 
 def scanned(pieces: list[str]) -> tuple:
-    scanner = JsonScanner(name_keys=("name",), args_keys=("arguments",))
+    scanner = PureJsonScanner(name_keys=("name",), args_keys=("arguments",))
     for piece in pieces:
         scanner.feed(piece, 0)
         if scanner.done or scanner.error is not None:
@@ -131,7 +131,7 @@ def test_doubtful_python_calls_are_left_to_ast(source):
 
 
 def python_scanned(pieces: list[str]) -> tuple:
-    scanner, pending = PythonListScanner(), ""
+    scanner, pending = PurePythonListScanner(), ""
     for piece in pieces:
         buffer = pending + piece
         pos = scanner.feed(buffer, 0)

@@ -2,13 +2,17 @@
 
 (:class:`PythonListScanner` lives in :mod:`llmkit.tools.scan_python`; it is re-exported here.)
 
+:class:`PureJsonScanner` is the reference; ``JsonScanner`` is the one the parser uses:
+its compiled twin (``llmkit.tools._speedups``, in C) when that was built, which stops at
+the same places with the same errors (see :mod:`llmkit.tools.compiled`).
+
 Text arrives in pieces; a scanner is fed each piece once and keeps its state (depth,
 inside a string, after a backslash, ...) between pieces, so the total work is linear in
 the length of the value however it is split. Runs of string content, whitespace and
 digits are skipped with regular expressions, so most characters are never looked at
 one by one in Python.
 
-:class:`JsonScanner` also checks the JSON grammar as it goes, so that text that is
+:class:`PureJsonScanner` also checks the JSON grammar as it goes, so that text that is
 not JSON is caught at its first wrong character rather than at the end of the output,
 and it follows the top-level object of a tool call: its ``name`` as soon as that
 string is complete, and where its arguments object starts and ends, so that the
@@ -20,11 +24,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Generator
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from llmkit.tools.scan_python import PythonListScanner
+from llmkit.tools.compiled import speedups
+from llmkit.tools.scan_python import PurePythonListScanner, PythonListScanner
 
-__all__ = ["JsonScanner", "PythonListScanner"]
+__all__ = ["JsonScanner", "PureJsonScanner", "PurePythonListScanner", "PythonListScanner"]
 
 _OBJ, _ARR = 0, 1
 # What the JSON grammar expects next.
@@ -139,7 +144,7 @@ def _show(char: str) -> str:
     return repr(char)
 
 
-class JsonScanner:
+class PureJsonScanner:
     """Finds the end of one JSON value (an object or an array) fed in pieces.
 
     :meth:`feed` scans ``text[pos:]`` and returns where it stopped: just after the
@@ -400,6 +405,12 @@ class JsonScanner:
                 self.error = error
                 self.stop = True
             text, pos = yield pos
+
+
+if TYPE_CHECKING:
+    JsonScanner = PureJsonScanner
+else:
+    JsonScanner = PureJsonScanner if speedups is None else speedups.JsonScanner
 
 
 def _unexpected(char: str, expect: int, stack: list[int]) -> str:
