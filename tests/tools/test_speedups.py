@@ -270,17 +270,44 @@ def test_a_finished_scanner_reads_no_further():
     assert lister.feed("[f()]", 0) == 0
 
 
-def test_scanners_are_freed_and_hold_no_references():
+def test_scanners_leak_nothing():
+    """Every path that makes objects (captured names, escapes decoded by json, errors,
+    offsets, commas), run many times: memory stays flat."""
+    import tracemalloc
+
+    texts = [
+        '{"name": "f\\u00e9", "arguments": {"a": [1, "x"]}, "b": tru',
+        '{"name": "a\\qb"}',
+        '{"name": "g", "arguments": {"k": 1.}}',
+        "[" * (MAX_DEPTH + 1),
+        '{"k": "v"} tail',
+    ]
+
+    def churn(times: int) -> None:
+        for _ in range(times):
+            for text in texts:
+                scanner = _speedups.JsonScanner(name_keys=["name"], args_keys=("arguments",))
+                for at in range(0, len(text), 3):
+                    scanner.feed(text[at : at + 3], 0)
+                    if scanner.done or scanner.error is not None:
+                        break
+            lister = _speedups.PythonListScanner()
+            lister.feed('[f(x=\'a\'), g(y=1), h(z="""q""")]', 0)
+            _speedups.PythonListScanner().feed("[1", 0)
+
+    churn(200)
     gc.collect()
-    before = len(gc.get_objects())
-    for _ in range(2000):
-        scanner = _speedups.JsonScanner(name_keys=["name"], args_keys=["arguments"])
-        scanner.feed('{"name": "f\\u00e9", "arguments": {"a": [1, "x"]}, "b": tru', 0)
-        lister = _speedups.PythonListScanner()
-        lister.feed("[f(x='a'), g(y=1)]", 0)
-    del scanner, lister
-    gc.collect()
-    assert len(gc.get_objects()) - before < 50
+    tracemalloc.start()
+    try:
+        churn(200)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        churn(3000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, f"{grown} bytes kept after 3000 rounds"
 
 
 def test_a_whole_response_parses_the_same_either_way():

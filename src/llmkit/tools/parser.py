@@ -74,7 +74,7 @@ def _ignore(text: str) -> None:
 def _random_id(index: int) -> str:
     """Ollama's call ids: ``call_`` and 8 random lowercase letters or digits."""
     del index
-    number = _RANDOM.randrange(36**8)
+    number = _RANDOM.getrandbits(64) % 36**8  # uniform to within 2e-7, and quicker than randrange
     high, low = divmod(number, 36**4)
     pairs = _ID_PAIRS
     return f"call_{pairs[high // 1296]}{pairs[high % 1296]}{pairs[low // 1296]}{pairs[low % 1296]}"
