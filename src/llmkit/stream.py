@@ -62,6 +62,37 @@ class _StreamState(Generic[R]):
         )
 
 
+class _OneEach:
+    """A backend's events as batches of one, for backends without ``batches()``."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Iterator[StreamEvent]) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[list[StreamEvent]]:
+        return self
+
+    def __next__(self) -> list[StreamEvent]:
+        return [next(self._events)]
+
+
+class _AsyncOneEach:
+    """The async twin of :class:`_OneEach` (a class, not an async generator, so that no
+    generator is left for the event loop to finalise)."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> AsyncIterator[list[StreamEvent]]:
+        return self
+
+    async def __anext__(self) -> list[StreamEvent]:
+        return [await anext(self._events)]
+
+
 class Stream(_StreamState[R]):
     """A synchronous stream of events; see the module docstring."""
 
@@ -71,12 +102,10 @@ class Stream(_StreamState[R]):
 
     def __iter__(self) -> Iterator[StreamEvent]:
         batches = getattr(self._events, "batches", None)
-        if batches is not None:
-            return self._from_batches(batches())
-        return self._one_by_one()
+        return self._from_batches(batches() if batches is not None else _OneEach(self._events))
 
     def _from_batches(self, batches: Iterator[list[StreamEvent]]) -> Iterator[StreamEvent]:
-        # As _one_by_one, taking the backend's events a network read at a time.
+        # A backend that can hands over its events a network read at a time.
         accumulator = self._accumulator
         add = accumulator.add
         add_text = accumulator.texts.append
@@ -99,37 +128,11 @@ class Stream(_StreamState[R]):
                 try:
                     yield event
                 except GeneratorExit:
+                    # The caller broke out of its loop: stop generation now.
                     self.close()
                     raise
                 if self._closed:
                     return
-
-    def _one_by_one(self) -> Iterator[StreamEvent]:
-        accumulator = self._accumulator
-        add = accumulator.add
-        add_text = accumulator.texts.append  # the common event, without a call to add()
-        events = self._events
-        while not self._closed:
-            try:
-                event = next(events)
-            except StopIteration:
-                self.close()
-                if accumulator.done is None:
-                    raise self._ended_early() from None
-                return
-            except Exception as exc:
-                self.close()
-                raise self._interrupted(exc) from exc
-            if type(event) is TextDelta:
-                add_text(event.text)
-            else:
-                add(event)
-            try:
-                yield event
-            except GeneratorExit:
-                # The caller broke out of its loop: stop generation now.
-                self.close()
-                raise
 
     def text_stream(self) -> Iterator[str]:
         """Only the text, piece by piece."""
@@ -178,14 +181,12 @@ class AsyncStream(_StreamState[R]):
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         batches = getattr(self._events, "batches", None)
-        if batches is not None:
-            return self._from_batches(batches())
-        return self._one_by_one()
+        return self._from_batches(batches() if batches is not None else _AsyncOneEach(self._events))
 
     async def _from_batches(
         self, batches: AsyncIterator[list[StreamEvent]]
     ) -> AsyncIterator[StreamEvent]:
-        # As _one_by_one, taking the backend's events a network read at a time.
+        # A backend that can hands over its events a network read at a time.
         accumulator = self._accumulator
         add = accumulator.add
         add_text = accumulator.texts.append
@@ -208,28 +209,6 @@ class AsyncStream(_StreamState[R]):
                 yield event
                 if self._closed:
                     return
-
-    async def _one_by_one(self) -> AsyncIterator[StreamEvent]:
-        accumulator = self._accumulator
-        add = accumulator.add
-        add_text = accumulator.texts.append
-        events = self._events
-        while not self._closed:
-            try:
-                event = await anext(events)
-            except StopAsyncIteration:
-                await self.aclose()
-                if accumulator.done is None:
-                    raise self._ended_early() from None
-                return
-            except Exception as exc:
-                await self.aclose()
-                raise self._interrupted(exc) from exc
-            if type(event) is TextDelta:
-                add_text(event.text)
-            else:
-                add(event)
-            yield event
 
     async def text_stream(self) -> AsyncIterator[str]:
         """Only the text, piece by piece."""

@@ -377,6 +377,14 @@ class LlamaCppBackend:
         key = (str(path), *sorted((k, repr(v)) for k, v in load.items()))
         return self._loaded.get(key, check, load_now)
 
+    def _load_for_generation(self, path: Path, split: SplitOptions) -> _Loaded:
+        loaded = self._load(path, split.load)
+        if split.load.get("vocab_only"):
+            raise InvalidRequestError(
+                "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
+            )
+        return loaded
+
     def _run(
         self,
         path: Path,
@@ -394,31 +402,15 @@ class LlamaCppBackend:
             )
             return
         started = time.perf_counter_ns()
-        loaded = self._load(path, split.load)
+        loaded = self._load_for_generation(path, split)
         load_ns = loaded.take_load_ns()
         llm = loaded.llm
-        if split.load.get("vocab_only"):
-            raise InvalidRequestError(
-                "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
-            )
         loaded.lock.acquire()
         tokens_out: list[int] = []
         generator = None
         try:
-            built = build_prompt(loaded)
-            prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
+            prompt, fit = _checked_prompt(loaded, build_prompt)
             n_ctx = llm.n_ctx()
-            if len(prompt) >= n_ctx:
-                raise ContextWindowError(
-                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
-                    "with room for one token of answer",
-                    prompt_tokens=len(prompt),
-                    num_ctx=n_ctx,
-                    reserved=1,
-                )
-            dropped = fit.dropped if fit is not None and fit.truncated else None
-            if fit is not None and fit.truncated:
-                warnings.warn(ContextTruncatedWarning(fit), stacklevel=2)
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
             llm.last_n_tokens_size = n_ctx if split.repeat_last_n < 0 else split.repeat_last_n
             llm.set_seed(split.seed if split.seed is not None else random.randrange(2**31))
@@ -450,22 +442,14 @@ class LlamaCppBackend:
                 tail += scanner.flush() if not scanner.stopped else ""
                 if tail:
                     yield TextDelta(text=tail)
-            ended = time.perf_counter_ns()
-            first = first_token_at or ended
-            yield Done(
-                done_reason=reason,
-                model=name,
-                created_at=_now(),
-                context=(prompt + tokens_out) if want_context else None,
-                dropped_messages=dropped,
-                usage=Usage(
-                    total_duration=ended - started,
-                    load_duration=load_ns,
-                    prompt_eval_count=len(prompt),
-                    prompt_eval_duration=first - started - load_ns,
-                    eval_count=len(tokens_out),
-                    eval_duration=ended - first,
-                ),
+            yield _done(
+                name,
+                reason,
+                prompt,
+                tokens_out,
+                fit,
+                context=want_context,
+                times=(started, load_ns, first_token_at, time.perf_counter_ns()),
             )
         except (RuntimeError, ValueError) as exc:
             if isinstance(exc, InvalidRequestError):
@@ -490,27 +474,12 @@ class LlamaCppBackend:
     ) -> Iterator[StreamEvent]:
         """``_run`` through the batch engine: the same checks, events and counts."""
         started = time.perf_counter_ns()
-        loaded = self._load(path, split.load)
+        loaded = self._load_for_generation(path, split)
         load_ns = loaded.take_load_ns()
-        if split.load.get("vocab_only"):
-            raise InvalidRequestError(
-                "a model loaded with vocab_only cannot generate", fields=["options.vocab_only"]
-            )
         stream = None
         try:
-            built = build_prompt(loaded)
-            prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
+            prompt, fit = _checked_prompt(loaded, build_prompt)
             n_ctx = loaded.llm.n_ctx()
-            if len(prompt) >= n_ctx:
-                raise ContextWindowError(
-                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
-                    "with room for one token of answer",
-                    prompt_tokens=len(prompt),
-                    num_ctx=n_ctx,
-                    reserved=1,
-                )
-            if fit is not None and fit.truncated:
-                warnings.warn(ContextTruncatedWarning(fit), stacklevel=2)
             seed = split.seed if split.seed is not None else random.randrange(2**31)
             sampler = SamplerSpec.from_options(
                 split.sample, repeat_last_n=split.repeat_last_n, n_ctx=n_ctx, seed=seed
@@ -522,22 +491,14 @@ class LlamaCppBackend:
                 if not isinstance(item, Finished):
                     yield item
                     continue
-                ended = item.ended_ns
-                first = item.first_token_ns or ended
-                yield Done(
-                    done_reason=item.reason,
-                    model=name,
-                    created_at=_now(),
-                    context=(prompt + item.tokens) if want_context else None,
-                    dropped_messages=fit.dropped if fit is not None and fit.truncated else None,
-                    usage=Usage(
-                        total_duration=ended - started,
-                        load_duration=load_ns,
-                        prompt_eval_count=len(prompt),
-                        prompt_eval_duration=first - started - load_ns,
-                        eval_count=len(item.tokens),
-                        eval_duration=ended - first,
-                    ),
+                yield _done(
+                    name,
+                    item.reason,
+                    prompt,
+                    item.tokens,
+                    fit,
+                    context=want_context,
+                    times=(started, load_ns, item.first_token_ns, item.ended_ns),
                 )
         except (RuntimeError, ValueError) as exc:
             if isinstance(exc, InvalidRequestError):
@@ -548,6 +509,56 @@ class LlamaCppBackend:
                 stream.close()
             if unload_after_request(keep_alive):
                 self._loaded.unload(loaded)
+
+
+def _checked_prompt(loaded: _Loaded, build_prompt: Any) -> tuple[list[int], ContextFit | None]:
+    """The request's prompt tokens (and the context fit that chose a chat's messages),
+    refused when they leave no room for one token of answer."""
+    built = build_prompt(loaded)
+    prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
+    n_ctx = loaded.llm.n_ctx()
+    if len(prompt) >= n_ctx:
+        raise ContextWindowError(
+            f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
+            "with room for one token of answer",
+            prompt_tokens=len(prompt),
+            num_ctx=n_ctx,
+            reserved=1,
+        )
+    if fit is not None and fit.truncated:
+        warnings.warn(ContextTruncatedWarning(fit), stacklevel=3)  # the runner's caller
+    return prompt, fit
+
+
+def _done(
+    name: str,
+    reason: str,
+    prompt: list[int],
+    tokens: list[int],
+    fit: ContextFit | None,
+    *,
+    context: bool,
+    times: tuple[int, int, int | None, int],
+) -> Done:
+    """The final event: why generation stopped, the counts and durations (``times``: the
+    request's start, the load time, the first token's time if any, the end)."""
+    started, load_ns, first_token, ended = times
+    first = first_token or ended
+    return Done(
+        done_reason=reason,
+        model=name,
+        created_at=_now(),
+        context=(prompt + tokens) if context else None,
+        dropped_messages=fit.dropped if fit is not None and fit.truncated else None,
+        usage=Usage(
+            total_duration=ended - started,
+            load_duration=load_ns,
+            prompt_eval_count=len(prompt),
+            prompt_eval_duration=first - started - load_ns,
+            eval_count=len(tokens),
+            eval_duration=ended - first,
+        ),
+    )
 
 
 def _as_go_template(value: Template | str | os.PathLike[str] | None) -> Template | None:
