@@ -116,6 +116,17 @@ def feed_both(make_pure, make_compiled, fields, pieces, *, keep_rest: bool) -> N
 # -- JSON ----------------------------------------------------------------------------------
 
 
+def feed_json_both(pieces: list[str]) -> None:
+    """Both JSON scanners following a call object's name and arguments."""
+    feed_both(
+        lambda: PureJsonScanner(name_keys=("name",), args_keys=("arguments",)),
+        lambda: _speedups.JsonScanner(name_keys=("name",), args_keys=("arguments",)),
+        JSON_FIELDS,
+        pieces,
+        keep_rest=False,
+    )
+
+
 def json_call(value: object, arguments: object, spaced: bool) -> str:
     separators = (", ", ": ") if spaced else (",", ":")
     return json.dumps(
@@ -144,13 +155,7 @@ def test_json_scanners_agree_piece_by_piece(value, arguments, spaced, changes, s
 @SETTINGS
 @given(texts(60), cuts)
 def test_json_scanners_agree_on_noise(text, sizes):
-    feed_both(
-        lambda: PureJsonScanner(name_keys=("name",), args_keys=("arguments",)),
-        lambda: _speedups.JsonScanner(name_keys=("name",), args_keys=("arguments",)),
-        JSON_FIELDS,
-        split(text, sizes),
-        keep_rest=False,
-    )
+    feed_json_both(split(text, sizes))
 
 
 @pytest.mark.parametrize(
@@ -174,13 +179,7 @@ def test_json_scanners_agree_on_noise(text, sizes):
 )
 def test_json_scanners_agree_on_chosen_cases(text):
     for sizes in ([len(text)], [1] * len(text), [3, 1, 7, 2] * len(text)):
-        feed_both(
-            lambda: PureJsonScanner(name_keys=("name",), args_keys=("arguments",)),
-            lambda: _speedups.JsonScanner(name_keys=("name",), args_keys=("arguments",)),
-            JSON_FIELDS,
-            split(text, sizes),
-            keep_rest=False,
-        )
+        feed_json_both(split(text, sizes))
 
 
 # -- Python call lists ---------------------------------------------------------------------

@@ -228,8 +228,9 @@ capture_append(PyObject *capture, PyObject *text, Py_ssize_t start, Py_ssize_t e
 
 /* Scan text[pos:]; returns where it stopped, or -1 with an exception set. */
 static Py_ssize_t
-json_scan(JsonScannerObject *self, PyObject *text, Py_ssize_t pos)
+json_scan(PyObject *op, PyObject *text, Py_ssize_t pos)
 {
+    JsonScannerObject *self = (JsonScannerObject *)op;
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -512,29 +513,25 @@ parse_piece(PyObject *text, PyObject *pos_obj, Py_ssize_t *pos)
     return 0;
 }
 
-static int
-parse_send(PyObject *arg, PyObject **text, Py_ssize_t *pos)
+typedef Py_ssize_t (*scan_fn)(PyObject *self, PyObject *text, Py_ssize_t pos);
+
+/* send((text, pos)) and feed(text, pos), for either scanner. */
+static PyObject *
+scanner_send(PyObject *self, PyObject *arg, scan_fn scan)
 {
+    Py_ssize_t pos;
     if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != 2) {
         PyErr_SetString(PyExc_TypeError, "send() takes a (text, pos) tuple");
-        return -1;
-    }
-    *text = PyTuple_GET_ITEM(arg, 0);
-    return parse_piece(*text, PyTuple_GET_ITEM(arg, 1), pos);
-}
-
-static PyObject *
-json_send(JsonScannerObject *self, PyObject *arg)
-{
-    PyObject *text;
-    Py_ssize_t pos;
-    if (parse_send(arg, &text, &pos) < 0)
         return NULL;
-    return scan_result(json_scan(self, text, pos));
+    }
+    PyObject *text = PyTuple_GET_ITEM(arg, 0);
+    if (parse_piece(text, PyTuple_GET_ITEM(arg, 1), &pos) < 0)
+        return NULL;
+    return scan_result(scan(self, text, pos));
 }
 
 static PyObject *
-json_feed(JsonScannerObject *self, PyObject *const *args, Py_ssize_t nargs)
+scanner_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, scan_fn scan)
 {
     Py_ssize_t pos;
     if (nargs != 2) {
@@ -543,7 +540,19 @@ json_feed(JsonScannerObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (parse_piece(args[0], args[1], &pos) < 0)
         return NULL;
-    return scan_result(json_scan(self, args[0], pos));
+    return scan_result(scan(self, args[0], pos));
+}
+
+static PyObject *
+json_send(PyObject *self, PyObject *arg)
+{
+    return scanner_send(self, arg, json_scan);
+}
+
+static PyObject *
+json_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return scanner_feed(self, args, nargs, json_scan);
 }
 
 static PyMethodDef json_methods[] = {
@@ -706,8 +715,9 @@ check_signature(PyListScannerObject *self, int kind, const void *data, Py_ssize_
 }
 
 static Py_ssize_t
-pylist_scan(PyListScannerObject *self, PyObject *text, Py_ssize_t pos)
+pylist_scan(PyObject *op, PyObject *text, Py_ssize_t pos)
 {
+    PyListScannerObject *self = (PyListScannerObject *)op;
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -821,26 +831,15 @@ pylist_scan(PyListScannerObject *self, PyObject *text, Py_ssize_t pos)
 }
 
 static PyObject *
-pylist_send(PyListScannerObject *self, PyObject *arg)
+pylist_send(PyObject *self, PyObject *arg)
 {
-    PyObject *text;
-    Py_ssize_t pos;
-    if (parse_send(arg, &text, &pos) < 0)
-        return NULL;
-    return scan_result(pylist_scan(self, text, pos));
+    return scanner_send(self, arg, pylist_scan);
 }
 
 static PyObject *
-pylist_feed(PyListScannerObject *self, PyObject *const *args, Py_ssize_t nargs)
+pylist_feed(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t pos;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "feed() takes text and pos");
-        return NULL;
-    }
-    if (parse_piece(args[0], args[1], &pos) < 0)
-        return NULL;
-    return scan_result(pylist_scan(self, args[0], pos));
+    return scanner_feed(self, args, nargs, pylist_scan);
 }
 
 static PyMethodDef pylist_methods[] = {
