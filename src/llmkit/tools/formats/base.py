@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
-import orjson
-
 from llmkit.tools.events import ProblemKind
 from llmkit.tools.tags import NEED_MORE, TagFinder, match_literal
 
@@ -150,26 +148,11 @@ class BlockHost(Protocol):
 
 
 _DECODER = json.JSONDecoder(strict=False)
-_QUICK_MAX = 1000
-"""Texts shorter than this are tried with orjson first: they cannot nest deeply enough for
-json's recursion limit, so whatever orjson accepts, json decodes to the same value..."""
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-"""... unless they hold an integer past 64 bits, which orjson makes a float."""
 
 
 def decode_json(text: str) -> Any | Failure:
     """``json.loads`` that never raises: control characters are allowed in strings
-    (models write raw newlines in code arguments).
-
-    A short text (a call object, mostly) goes to orjson first, three times quicker; what
-    orjson refuses (``NaN``, raw control characters, lone surrogates, errors) or reads
-    differently (integers past 64 bits) is left to :mod:`json`, whose answers and error
-    messages count."""
-    if len(text) < _QUICK_MAX and _LONG_DIGITS.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except ValueError:  # orjson.JSONDecodeError, or a str that is not valid UTF-8
-            pass
+    (models write raw newlines in code arguments)."""
     try:
         return _DECODER.decode(text)
     except RecursionError:
