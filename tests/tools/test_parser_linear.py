@@ -1,8 +1,11 @@
 """The parser's work grows linearly with the output, fed in 1-8 character pieces.
 
 Ten times the output must cost about ten times the time (quadratic work would cost a
-hundred); the limit allows for a noisy shared machine. Absolute speed is reported by
-``bench/toolparse.py``, not asserted here.
+hundred); the limit allows for a noisy shared machine. The two sizes are measured in turn,
+best of three each, and a ratio over the limit is measured again (up to three times in all)
+before it counts: a burst of load elsewhere can slow one run severalfold, while quadratic
+work is over the limit every time. Absolute speed is reported by ``bench/toolparse.py``, not
+asserted here.
 """
 
 import random
@@ -31,17 +34,13 @@ def pieces(text: str) -> list[str]:
     return out
 
 
-def cpu_seconds(make_output, size: int, fmt: str, rounds: int, **kwargs) -> float:
-    chunks = pieces(make_output(size))
-    best = float("inf")
-    for _ in range(rounds):
-        parser = ToolCallParser.for_format(fmt, ["get_weather", "f"], **kwargs)
-        start = time.process_time()
-        for chunk in chunks:
-            parser.feed(chunk)
-        parser.finish()
-        best = min(best, time.process_time() - start)
-    return best
+def cpu_seconds(chunks: list[str], fmt: str, **kwargs) -> float:
+    parser = ToolCallParser.for_format(fmt, ["get_weather", "f"], **kwargs)
+    start = time.process_time()
+    for chunk in chunks:
+        parser.feed(chunk)
+    parser.finish()
+    return time.process_time() - start
 
 
 def repeated(unit: str):
@@ -93,6 +92,14 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_ten_times_the_output_costs_about_ten_times_the_time(name):
     make_output, fmt, small, kwargs = CASES[name]
-    little = cpu_seconds(make_output, small, fmt, rounds=3, **kwargs)
-    large = cpu_seconds(make_output, small * 10, fmt, rounds=2, **kwargs)
-    assert large / little < LIMIT, f"{name}: {little:.3f}s -> {large:.3f}s"
+    small_chunks, large_chunks = pieces(make_output(small)), pieces(make_output(small * 10))
+    ratios = []
+    for _attempt in range(3):
+        little = large = float("inf")
+        for _ in range(3):
+            little = min(little, cpu_seconds(small_chunks, fmt, **kwargs))
+            large = min(large, cpu_seconds(large_chunks, fmt, **kwargs))
+        ratios.append(f"{little:.3f}s -> {large:.3f}s")
+        if large / little < LIMIT:
+            return
+    pytest.fail(f"{name}: ten times the output took more than {LIMIT:g}x: {'; '.join(ratios)}")
