@@ -25,7 +25,7 @@ from llmkit.tools.scan import MAX_DEPTH, PureJsonScanner, PurePythonListScanner
 
 try:
     from llmkit.tools import _speedups
-except ImportError:  # pragma: no cover - an install without a C compiler
+except ImportError:  # an install without a C compiler
     pytest.fail(
         "llmkit.tools._speedups is not built: reinstall llmkit with a C compiler and the "
         "Python headers (pip install -e .) to test the compiled scanners",

@@ -912,8 +912,7 @@ PyInit__speedups(void)
     if (module == NULL)
         return NULL;
     if (PyModule_AddObjectRef(module, "JsonScanner", (PyObject *)&JsonScannerType) < 0 ||
-        PyModule_AddObjectRef(module, "PythonListScanner", (PyObject *)&PyListScannerType) < 0 ||
-        PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0) {
+        PyModule_AddObjectRef(module, "PythonListScanner", (PyObject *)&PyListScannerType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -2,8 +2,6 @@
 # llmkit.tools.scan_python.PurePythonListScanner.
 from collections.abc import Iterable
 
-MAX_DEPTH: int
-
 class JsonScanner:
     consumed: int
     done: bool
