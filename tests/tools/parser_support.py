@@ -22,8 +22,9 @@ from llmkit.tools import (
 )
 
 DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "ollama-templates"
-TOOL_TEMPLATES = CORPUS / "tools" / "testdata"
+#: Tool-call templates written for llmkit's tests, one per family of call syntax, named after
+#: the family (the conformance suite runs the same checks on Ollama's own templates).
+TOOL_TEMPLATES = DATA / "templates"
 RECORDED = json.loads((DATA / "recorded_outputs.json").read_text(encoding="utf-8"))
 
 
@@ -33,7 +34,7 @@ def counting_ids(index: int) -> str:
 
 
 def parser_for_case(case: dict) -> ToolCallParser:
-    """The parser a recorded case names: a format, or a corpus template."""
+    """The parser a recorded case names: a format, or one of the test templates."""
     tools = RECORDED["tool_names"]
     if "template" in case:
         template = Template.from_file(TOOL_TEMPLATES / f"{case['template']}.gotmpl")

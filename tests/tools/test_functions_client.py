@@ -19,7 +19,7 @@ from llmkit.tools import as_tool, tool
 from llmkit.types import ChatRequest, Tool
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT.parent / "shared" / "corpus" / "seed"
+TEMPLATES = ROOT / "tests" / "data" / "templates"
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
@@ -136,7 +136,7 @@ def test_a_bad_tool_is_an_error_naming_its_position():
 def test_ollama_s_template_renders_the_nested_schema_and_the_enum():
     """The in-process path renders tools as Ollama does: its ToolProperty has no $ref, so
     the inlined schema is what lets the enum and the nested model reach the prompt."""
-    template = Template.from_file(SEED / "llama3.1.gotmpl")
+    template = Template.from_file(TEMPLATES / "llama3-tools.gotmpl")
     prompt = template.render(USER, tools=[as_tool(get_weather).to_tool()])
     assert '"name":"get_weather","description":"Get the weather."' in prompt
     unit = '"unit":{"type":"string","description":"Temperature unit.",'

@@ -3,7 +3,8 @@
 For speed, the pure Python scanners read long pieces in whole runs of tokens (one regular expression
 per run) and short pieces character by character; pythonic calls of the common simple
 shape are read without :mod:`ast`; a partial tag at the end of a text is found with one
-regular expression. Each short cut is checked here against the way it replaces.
+regular expression. Each short cut is checked here against the way it replaces (the pieces
+include empty ones, one after every backslash in particular).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from piece_cuts import empty_after_escapes
 
 from llmkit.tools import ToolCallArgumentsDelta, ToolCallComplete, ToolCallStart
 from llmkit.tools.formats.base import Failure
@@ -67,7 +69,7 @@ def scanned(pieces: list[str]) -> tuple:
     arguments=json_values,
     breaker=breakers,
     at=st.integers(0, 10**6),
-    cuts=st.lists(st.integers(1, 120), max_size=6),
+    cuts=st.lists(st.integers(0, 120), max_size=6),
 )
 def test_json_scanner_reads_long_pieces_as_it_reads_characters(arguments, breaker, at, cuts):
     body = json.dumps({"a": arguments, "b": [arguments, {"c": arguments}]}, ensure_ascii=False)
@@ -75,11 +77,13 @@ def test_json_scanner_reads_long_pieces_as_it_reads_characters(arguments, breake
     text = '{"name": "f", "arguments": ' + body[:at] + breaker + body[at:] + "} tail"
     one_by_one = scanned(list(text))
     assert scanned([text]) == one_by_one
+    assert scanned(empty_after_escapes(list(text))) == one_by_one
     pieces, start = [], 0
     for size in [*cuts, len(text)]:
         pieces.append(text[start : start + size])
         start += size
-    assert scanned([piece for piece in pieces if piece]) == one_by_one
+    assert scanned(pieces) == one_by_one  # empty pieces (size 0, past the end) included
+    assert scanned(empty_after_escapes(pieces)) == one_by_one
 
 
 # -- Python call lists ---------------------------------------------------------------------
@@ -142,7 +146,7 @@ def python_scanned(pieces: list[str]) -> tuple:
 
 
 @SETTINGS
-@given(st.lists(python_calls, max_size=4), st.lists(st.integers(1, 40), max_size=8))
+@given(st.lists(python_calls, max_size=4), st.lists(st.integers(0, 40), max_size=8))
 def test_python_scanner_reads_long_pieces_as_it_reads_characters(calls, cuts):
     text = "[" + ", ".join(calls) + "] tail '''"
     pieces, start = [], 0
@@ -151,7 +155,9 @@ def test_python_scanner_reads_long_pieces_as_it_reads_characters(calls, cuts):
         start += size
     one_by_one = python_scanned(list(text))
     assert python_scanned([text]) == one_by_one
-    assert python_scanned([piece for piece in pieces if piece]) == one_by_one
+    assert python_scanned(empty_after_escapes(list(text))) == one_by_one
+    assert python_scanned(pieces) == one_by_one  # empty pieces included
+    assert python_scanned(empty_after_escapes(pieces)) == one_by_one
 
 
 # -- tags and events -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Properties of the parser over generated outputs, for every format (hypothesis):
 
-* chunking does not matter: any split of an output (and any split of its UTF-8 bytes,
-  decoded as the backends decode them) gives the same text, calls and problems;
+* chunking does not matter: any split of an output (empty pieces included, one after
+  every backslash in particular; and any split of its UTF-8 bytes, decoded as the
+  backends decode them) gives the same text, calls and problems;
 * nothing is lost: text, thinking, markup and the raw text of calls reassemble the output;
 * well-formed calls come back as they were written, whatever text surrounds them;
 * broken and truncated calls come back as text.
@@ -21,8 +22,8 @@ from parser_support import (
     feed_all,
     normalized,
     parser_for_case,
-    split_at,
 )
+from piece_cuts import empty_after_escapes, pieces_of
 
 from llmkit.streaming.text import Utf8Pieces
 from llmkit.tools import FORMAT_NAMES, ToolCallParser
@@ -170,10 +171,6 @@ def outputs(draw, fmt: str):
     return "".join(pieces), expected
 
 
-def cuts_for(text: str):
-    return st.lists(st.integers(0, max(len(text), 1)), max_size=12)
-
-
 def _parser(fmt: str) -> ToolCallParser:
     return ToolCallParser.for_format(fmt, NAMES, id_factory=counting_ids)
 
@@ -190,7 +187,7 @@ def test_well_formed_calls_come_back_whatever_the_chunking(fmt, data):
     got = [(e[3], e[4]) for e in normalized(whole) if e[0] == "call"]
     assert got == [(name, args) for name, args in expected]
     assert not [e for e in normalized(whole) if e[0] == "problem"]
-    pieces = split_at(output, data.draw(cuts_for(output)))
+    pieces = data.draw(pieces_of(output))
     events = feed_all(_parser(fmt), pieces)
     check_invariants(events, output)
     assert normalized(events) == normalized(whole)
@@ -205,10 +202,10 @@ def test_noise_and_broken_calls_lose_nothing_whatever_the_chunking(fmt, data):
     output = output[:at] + data.draw(noise) + (output[at:] if data.draw(st.booleans()) else "")
     whole = feed_all(_parser(fmt), [output])
     check_invariants(whole, output)
-    events = feed_all(_parser(fmt), split_at(output, data.draw(cuts_for(output))))
+    events = feed_all(_parser(fmt), data.draw(pieces_of(output)))
     check_invariants(events, output)
     assert normalized(events) == normalized(whole)
-    by_character = feed_all(_parser(fmt), list(output))
+    by_character = feed_all(_parser(fmt), empty_after_escapes(list(output)))
     assert normalized(by_character) == normalized(whole)
 
 
@@ -217,7 +214,7 @@ def test_noise_and_broken_calls_lose_nothing_whatever_the_chunking(fmt, data):
 def test_recorded_outputs_in_random_pieces(case, data):
     output = case["output"]
     whole = feed_all(parser_for_case(case), [output])
-    events = feed_all(parser_for_case(case), split_at(output, data.draw(cuts_for(output))))
+    events = feed_all(parser_for_case(case), data.draw(pieces_of(output)))
     check_invariants(events, output)
     assert normalized(events) == normalized(whole)
 
@@ -261,5 +258,5 @@ def test_thinking_then_calls_whatever_the_chunking(thinking, gap, data):
     check_invariants(whole, output)
     result = normalized(whole)
     assert [(e[3], e[4]) for e in result if e[0] == "call"] == [tuple(c) for c in expected]
-    events = feed_all(parser(), split_at(output, data.draw(cuts_for(output))))
+    events = feed_all(parser(), data.draw(pieces_of(output)))
     assert normalized(events) == result

@@ -1,5 +1,6 @@
 """The parser on model outputs recorded by other projects (tests/tools/data), per format:
-whole, one character at a time, and at every single cut point."""
+whole, one character at a time (with an empty piece after each backslash), and at every
+single cut point (with an empty piece there)."""
 
 import pytest
 from parser_support import (
@@ -8,8 +9,8 @@ from parser_support import (
     normalized,
     parser_for_case,
     run_pieces,
-    split_at,
 )
+from piece_cuts import empty_after_escapes
 
 from llmkit.tools import FORMAT_NAMES, ParsedOutput
 
@@ -36,7 +37,7 @@ def test_reads_what_the_case_expects(case):
 def test_one_character_at_a_time_changes_nothing(case):
     output = case["output"]
     whole = run_pieces(case, [output])
-    by_character = run_pieces(case, list(output))
+    by_character = run_pieces(case, empty_after_escapes(list(output)))
     check_invariants(whole, output)
     check_invariants(by_character, output)
     assert normalized(by_character) == normalized(whole)
@@ -47,7 +48,7 @@ def test_every_single_cut_changes_nothing(case):
     output = case["output"]
     whole = normalized(run_pieces(case, [output]))
     for cut in range(1, len(output)):
-        events = run_pieces(case, split_at(output, [cut]))
+        events = run_pieces(case, [output[:cut], "", output[cut:]])
         assert normalized(events) == whole, f"cut at {cut}: {output[:cut]!r} | {output[cut:]!r}"
 
 

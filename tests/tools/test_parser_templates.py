@@ -1,27 +1,41 @@
 """The format derived from an Ollama template parses exactly what the template renders.
 
-Every template of the corpus that writes tool calls renders an assistant message holding
-calls (one, several, with nested, unicode and awkward arguments); the rendered text of
-that message goes through ``ToolCallParser.for_template`` and the same calls come back.
+Every test template that writes tool calls (``data/templates``, one per family of call
+syntax) renders an assistant message holding calls (one, several, with nested, unicode and
+awkward arguments); the rendered text of that message goes through
+``ToolCallParser.for_template`` and the same calls come back. The conformance suite runs the
+same checks on Ollama's corpus (``tests/conformance/test_parser_corpus.py``).
 """
 
-import json
 from pathlib import Path
 
 import pytest
-from parser_support import CORPUS, TOOL_TEMPLATES, check_invariants, feed_all, normalized
+from parser_support import TOOL_TEMPLATES, check_invariants, feed_all, normalized
 
 from llmkit.template import Template
 from llmkit.tools import ToolCallParser
 from llmkit.tools.formats.template import fallback_format, format_for_template, tag_pieces
 
-TOOL_CALL_TEMPLATES = [
-    *sorted(TOOL_TEMPLATES.glob("*.gotmpl")),
-    CORPUS / "template" / "command-r.gotmpl",
-]
-PLAIN_TEMPLATES = sorted(p for p in (CORPUS / "template").glob("*.gotmpl") if p.stem != "command-r")
-TOOLS = json.loads((TOOL_TEMPLATES / "tools.json").read_text())
+TOOL_CALL_TEMPLATES = sorted(TOOL_TEMPLATES.glob("*.gotmpl"))
+PLAIN_TEMPLATES = [Path(__file__).resolve().parents[1] / "data" / "templates" / "chatml.gotmpl"]
 WEATHER = "get_current_weather"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": WEATHER,
+            "description": "Current weather for a place",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "A city, e.g. Lyon"},
+                    "format": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["location", "format"],
+            },
+        },
+    }
+]
 
 CALL_SETS = {
     "one": [(WEATHER, {"location": "Paris, France", "format": "celsius"})],
@@ -85,6 +99,10 @@ def rendered_call_text(template: Template, calls) -> str:
 @pytest.mark.parametrize("path", TOOL_CALL_TEMPLATES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("call_set", sorted(CALL_SETS))
 def test_parses_exactly_what_the_template_renders(path, call_set):
+    check_parses_exactly_what_the_template_renders(path, call_set)
+
+
+def check_parses_exactly_what_the_template_renders(path, call_set):
     template = Template.from_file(path)
     calls = CALL_SETS[call_set]
     text = rendered_call_text(template, calls)
@@ -119,6 +137,10 @@ EXPECTED_FORMATS = {
 
 @pytest.mark.parametrize("path", TOOL_CALL_TEMPLATES, ids=lambda p: p.stem)
 def test_what_is_learnt_from_each_template(path):
+    check_what_is_learnt_from_the_template(path)
+
+
+def check_what_is_learnt_from_the_template(path):
     (opener,) = format_for_template(Template.from_file(path)).openers
     pieces, close, bound, name_key = EXPECTED_FORMATS[path.stem]
     assert (opener.pieces, opener.close, opener.position_bound) == (pieces, close, bound)
@@ -127,6 +149,10 @@ def test_what_is_learnt_from_each_template(path):
 
 @pytest.mark.parametrize("path", PLAIN_TEMPLATES, ids=lambda p: p.stem)
 def test_templates_without_tool_calls_read_json_at_the_start_as_ollama_does(path):
+    check_a_template_without_tool_calls(path)
+
+
+def check_a_template_without_tool_calls(path):
     template = Template.from_file(path)
     assert format_for_template(template) == fallback_format("{")
     parser = ToolCallParser.for_template(template, ["get_time"])

@@ -5,7 +5,8 @@ the same text, cut in the same places, and compared after every piece: where eac
 stopped, what it consumed, whether it is done, its error message word for word, and what
 it found on the way (a call's name and arguments span, top-level commas). The texts are
 valid JSON and Python call lists, broken ones (a character inserted, dropped or changed;
-cut short) and text in every width of Python string (ASCII, Latin-1, BMP, astral).
+cut short) and text in every width of Python string (ASCII, Latin-1, BMP, astral), cut
+into pieces that include empty ones (one after every backslash in particular).
 
 These tests need the compiled module: it is built by ``pip install`` (see hatch_build.py)
 unless there was no C compiler or ``LLMKIT_BUILD_PURE=1`` was set.
@@ -19,6 +20,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from piece_cuts import empty_after_escapes
 
 from llmkit.tools import ToolCallParser
 from llmkit.tools.scan import MAX_DEPTH, PureJsonScanner, PurePythonListScanner
@@ -68,7 +70,7 @@ edits = st.lists(
     st.tuples(st.integers(0, 10**6), st.sampled_from(["insert", "drop", "replace"]), alphabet),
     max_size=3,
 )
-cuts = st.lists(st.integers(1, 12), max_size=40)
+cuts = st.lists(st.integers(0, 12), max_size=40)  # a size 0 is an empty piece
 
 
 def edited(text: str, changes: list[tuple[int, str, str]]) -> str:
@@ -84,6 +86,7 @@ def edited(text: str, changes: list[tuple[int, str, str]]) -> str:
 
 
 def split(text: str, sizes: list[int]) -> list[str]:
+    """``text`` cut into pieces of the given sizes (0: an empty piece), and the rest."""
     pieces, start = [], 0
     for size in sizes:
         if start >= len(text):
@@ -150,12 +153,14 @@ def test_json_scanners_agree_piece_by_piece(value, arguments, spaced, changes, s
 
         feed_both(pure, fast, JSON_FIELDS, split(text, sizes), keep_rest=False)
         feed_both(pure, fast, JSON_FIELDS, list(text), keep_rest=False)
+        feed_both(pure, fast, JSON_FIELDS, empty_after_escapes(list(text)), keep_rest=False)
 
 
 @SETTINGS
 @given(texts(60), cuts)
 def test_json_scanners_agree_on_noise(text, sizes):
     feed_json_both(split(text, sizes))
+    feed_json_both(empty_after_escapes(split(text, sizes)))
 
 
 @pytest.mark.parametrize(
@@ -178,8 +183,9 @@ def test_json_scanners_agree_on_noise(text, sizes):
     ],
 )
 def test_json_scanners_agree_on_chosen_cases(text):
-    for sizes in ([len(text)], [1] * len(text), [3, 1, 7, 2] * len(text)):
+    for sizes in ([len(text)], [1] * len(text), [3, 1, 7, 2] * len(text), [1, 0] * len(text)):
         feed_json_both(split(text, sizes))
+        feed_json_both(empty_after_escapes(split(text, sizes)))
 
 
 # -- Python call lists ---------------------------------------------------------------------
@@ -199,7 +205,7 @@ python_calls = st.builds(
 @given(st.lists(python_calls, max_size=4), st.sampled_from(["", " ", "\n"]), edits, cuts)
 def test_python_list_scanners_agree_piece_by_piece(calls, space, changes, sizes):
     text = edited("[" + space + ("," + space).join(calls) + space + "] tail", changes)
-    for pieces in (split(text, sizes), list(text)):
+    for pieces in (split(text, sizes), list(text), empty_after_escapes(list(text))):
         feed_both(
             PurePythonListScanner,
             _speedups.PythonListScanner,
@@ -212,13 +218,14 @@ def test_python_list_scanners_agree_piece_by_piece(calls, space, changes, sizes)
 @SETTINGS
 @given(texts(60), cuts)
 def test_python_list_scanners_agree_on_noise(text, sizes):
-    feed_both(
-        PurePythonListScanner,
-        _speedups.PythonListScanner,
-        PYTHON_FIELDS,
-        split("[f(" + text, sizes),
-        keep_rest=True,
-    )
+    for pieces in (split("[f(" + text, sizes), empty_after_escapes(split("[f(" + text, sizes))):
+        feed_both(
+            PurePythonListScanner,
+            _speedups.PythonListScanner,
+            PYTHON_FIELDS,
+            pieces,
+            keep_rest=True,
+        )
 
 
 # -- the module itself ---------------------------------------------------------------------

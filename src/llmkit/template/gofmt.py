@@ -746,6 +746,10 @@ class _Printer:
                 self.buf.append("[]" if value.kind == "slice" else "map[]")
         elif isinstance(value, list):
             self.print_items(value, [(None, v) for v in value], verb, depth)
+        elif isinstance(value, bytes) and self.sharp_v:  # printValue: uint8s are %#v'd as 0x..
+            self.buf.append(_type_name(value) + "{" + ", ".join(f"{b:#x}" for b in value) + "}")
+        elif isinstance(value, bytes) and verb in "sqxX":  # printValue: a byte slice as text
+            self.fmt_string(value.decode("utf-8", "surrogateescape"), verb)
         elif isinstance(value, bytes):  # a []byte prints as its numbers
             self.print_items([], [(None, b) for b in value], verb, depth)
         elif isinstance(value, dict):

@@ -792,6 +792,8 @@ class _Exporter:
             K.CALLS: "go_calls_json", K.MESSAGE: "go_message_json",
             K.MESSAGES: "go_messages_json",
         }  # fmt: skip
+        if kind is K.MESSAGES:  # every slice of no messages is Go's nil slice: null
+            return f"{self.use(simple[kind])}({e}, ollama.messages)"
         if kind in simple:
             return f"{self.use(simple[kind])}({e})"
         if kind is K.INT:

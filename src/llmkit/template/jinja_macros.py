@@ -352,12 +352,17 @@ _GO_MESSAGE_JSON = r"""{#- a message as Go's json.Marshal writes Ollama's templa
       ~ ',"ToolCallID":' ~ go_json(m['tool_call_id']) ~ '}' }}
 {%- endmacro %}"""
 
-_GO_MESSAGES_JSON = r"""{%- macro go_messages_json(messages) %}
-  {{- '[' }}
-  {%- for m in messages %}
-    {{- (',' if not loop.first else '') ~ go_message_json(m) }}
-  {%- endfor %}
-  {{- ']' }}
+_GO_MESSAGES_JSON = r"""{#- messages (a slice of all_messages) as Go's json.Marshal writes them #}
+{%- macro go_messages_json(messages, all_messages) %}
+  {%- if not all_messages %}
+    {{- 'null' }}
+  {%- else %}
+    {{- '[' }}
+    {%- for m in messages %}
+      {{- (',' if not loop.first else '') ~ go_message_json(m) }}
+    {%- endfor %}
+    {{- ']' }}
+  {%- endif %}
 {%- endmacro %}"""
 
 _GO_YESTERDAY = r"""{#- Ollama's yesterdayDate #}

@@ -38,6 +38,7 @@ from llmkit.template.ollama_types import (
 )
 from llmkit.template.parser import parse
 from llmkit.template.runtime import Limits
+from llmkit.template.values import NIL_SLICE
 
 __all__ = ["Compat", "OllamaTemplate", "collate", "template_vars"]
 
@@ -255,7 +256,8 @@ class OllamaTemplate:
         if self.uses_messages:
             data = {
                 "System": system,
-                "Messages": messages_for(collated, compat),
+                # collate appends to a nil slice: no messages is a nil slice (json: null)
+                "Messages": messages_for(collated, compat) if collated else NIL_SLICE,
                 "Tools": self._tools(tools, compat),
                 "Response": "",
                 **think_values,

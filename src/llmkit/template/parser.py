@@ -270,7 +270,9 @@ class _Parser:
 
     def parse_root(self) -> None:
         root = ListNode(self.peek().pos)
-        while self.peek().type is not T.EOF:
+        # peek_non_space: a comment between actions is no item in Go (parse.Mode 0), so
+        # "{{/* c */}}{{ define ... }}" is still a top-level define.
+        while self.peek_non_space().type is not T.EOF:
             if self.peek().type is T.LEFT_DELIM:
                 start = self.index
                 self.next()

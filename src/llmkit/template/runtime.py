@@ -71,7 +71,7 @@ def truth(value: Any) -> bool:
         return True
     if isinstance(value, GoNil):
         return False
-    if isinstance(value, str | list | tuple | Mapping | bool | int | float | complex):
+    if isinstance(value, str | bytes | list | tuple | Mapping | bool | int | float | complex):
         return bool(value)
     return True
 
@@ -121,26 +121,62 @@ def eq(arg1: Any, arg2: Any = _ABSENT, *rest: Any) -> bool:
         k2 = _basic_kind(arg)
         if k1 != k2:
             if arg1 is not NO_VALUE and arg is not NO_VALUE:
-                if k1 is None and k2 is None:
-                    if _is_nil(arg1) or _is_nil(arg):
-                        if _is_nil(arg1) == _is_nil(arg):
-                            return True
-                        continue
-                    if isinstance(arg1, list | Mapping) or isinstance(arg, list | Mapping):
-                        raise ExecError(
-                            f"non-comparable types {gofmt.format_value(arg1)}: "
-                            f"{go_type_name(arg1)}, {go_type_name(arg)}: {gofmt.format_value(arg)}"
-                        )
-                    if arg1 is arg:
-                        return True
-                    continue
                 raise ExecError("incompatible types for comparison")
             truth_ = arg1 is arg
+        elif k1 is None:
+            truth_ = _eq_nillable(arg1, arg)
         else:
             truth_ = arg1 == arg
         if truth_:
             return True
     return False
+
+
+def _reflect_kind(value: Any) -> str:
+    """reflect.Kind, for the values that are no basic kind."""
+    if value is NO_VALUE:
+        return "invalid"
+    if isinstance(value, GoNil):
+        return {"pointer": "ptr"}.get(value.kind, value.kind)
+    if isinstance(value, GoStruct):
+        return "ptr" if value.is_pointer else "struct"
+    if isinstance(value, bytes | list | tuple):
+        return "slice"
+    if isinstance(value, Mapping):
+        return "map"
+    return "other"
+
+
+def _is_nil_value(value: Any) -> bool:
+    """funcs.go's isNil: no value, or a nil slice, map or pointer."""
+    return _is_nil(value) or getattr(value, "is_nil", False) is True
+
+
+def _comparable(value: Any) -> bool:
+    """Whether the value's Go type supports ==: not slices, maps or structs holding them."""
+    kind = _reflect_kind(value)
+    if kind in ("slice", "map"):
+        return False
+    if kind == "struct":
+        return all(_comparable(v) for v in value.field_values.values() if v is not None)
+    return True
+
+
+def _eq_nillable(arg1: Any, arg: Any) -> bool:
+    """eq's default case (Go 1.26): both values are of no basic kind."""
+    k1, k2 = _reflect_kind(arg1), _reflect_kind(arg)
+    if k1 != k2 and "invalid" not in (k1, k2):
+        raise ExecError(
+            f"non-comparable types {gofmt.format_value(arg1)}: "
+            f"{go_type_name(arg1)}, {go_type_name(arg)}: {gofmt.format_value(arg)}"
+        )
+    if _is_nil_value(arg1) or _is_nil_value(arg):
+        return _is_nil_value(arg1) == _is_nil_value(arg)
+    if not _comparable(arg):
+        raise ExecError(f"non-comparable type {gofmt.format_value(arg)}: {go_type_name(arg)}")
+    if k1 == "ptr":
+        return arg1 is arg
+    return bool(arg1 == arg)
 
 
 def ne(arg1: Any, arg2: Any) -> bool:
@@ -188,7 +224,7 @@ def length(item: Any) -> int:
         raise ExecError("len of nil pointer")
     if isinstance(item, str):
         return len(item.encode("utf-8", "surrogatepass"))
-    if isinstance(item, list | tuple | Mapping | GoNil):
+    if isinstance(item, bytes | list | tuple | Mapping | GoNil):  # bytes: api.ImageData
         return len(item)
     raise ExecError(f"len of type {go_type_name(item)}")
 
@@ -217,8 +253,12 @@ def index(item: Any, *indexes: Any) -> Any:
             if at == len(data):
                 raise ExecError("reflect: string index out of range")
             item = data[at]
-        elif isinstance(item, list | tuple) or (isinstance(item, GoNil) and item.kind == "slice"):
-            elements: list[Any] | tuple[Any, ...] = item if not isinstance(item, GoNil) else []
+        elif isinstance(item, bytes | list | tuple) or (
+            isinstance(item, GoNil) and item.kind == "slice"
+        ):  # bytes: api.ImageData, a []byte whose elements are uint8 numbers
+            elements: bytes | list[Any] | tuple[Any, ...] = (
+                item if not isinstance(item, GoNil) else []
+            )
             at = _index_arg(key, len(elements))
             if at == len(elements):
                 raise ExecError("reflect: slice index out of range")
@@ -250,9 +290,13 @@ def slice_(item: Any, *indexes: Any) -> Any:
             raise ExecError("cannot 3-index slice a string")
         data: bytes | list[Any] | tuple[Any, ...] = item.encode("utf-8", "surrogatepass")
         cap = len(data)
-    elif isinstance(item, list | tuple):
+    elif isinstance(item, bytes | list | tuple):  # bytes: api.ImageData, sliced to its type
         data = item
         cap = len(item)
+    elif isinstance(item, GoNil) and item.kind == "slice":
+        for key in indexes:
+            _index_arg(key, 0)
+        return item  # a nil slice sliced [0:0] stays nil
     else:
         raise ExecError(f"can't slice item of type {go_type_name(item)}")
     bounds = [0, len(data)]
@@ -263,6 +307,8 @@ def slice_(item: Any, *indexes: Any) -> Any:
     if bounds[0] > bounds[1]:
         raise ExecError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
     part = data[bounds[0] : bounds[1]]
+    if isinstance(item, bytes):
+        return type(item)(part)
     if isinstance(part, bytes):
         return part.decode("utf-8", "surrogateescape")
     return list(part)
@@ -385,7 +431,7 @@ class Runtime:
         value = _iface(value)
         if value is NO_VALUE or isinstance(value, GoNil):
             return iter(())
-        if isinstance(value, list | tuple):
+        if isinstance(value, bytes | list | tuple):  # bytes: api.ImageData's uint8 elements
             return enumerate(value)
         if isinstance(value, Mapping):
             return ((key, value[key]) for key in sorted(value))

@@ -126,7 +126,10 @@ class ToolCallParser:
         self._names = tool_names(tools)
         self._bound = [opener for opener in fmt.openers if opener.position_bound]
         self._by_first: dict[str, list[Opener]] = {}
-        for opener in fmt.openers:
+        # A position-bound opener whose tag ends the prompt also opens after that tag
+        # written anywhere in the output.
+        anywhere = [opener.after_tag for opener in self._bound]
+        for opener in [*fmt.openers, *(opener for opener in anywhere if opener is not None)]:
             if opener.pieces and not opener.position_bound:
                 self._by_first.setdefault(opener.pieces[0], []).append(opener)
         self._finder = TagFinder(self._by_first)

@@ -213,8 +213,10 @@ class PureJsonScanner:
         while True:
             n = len(text)
             base = self.consumed - pos
-            if in_string and '"' not in text and "\\" not in text:
+            if in_string and pos < n and '"' not in text and "\\" not in text:
                 # A piece inside a string, the most frequent case: all of it is content.
+                # (Not an empty piece: it must leave a pending escape pending, for the
+                # character after the backslash has not come yet.)
                 escape = False
                 if capture is not None:
                     capture.append(text[pos:])

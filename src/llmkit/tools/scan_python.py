@@ -126,7 +126,8 @@ class PurePythonListScanner:
             # The frequent cases first: a piece inside a string, or inside a call's
             # parentheses (where commas do not matter).
             if quote:
-                if quote[0] not in text and "\\" not in text:
+                # Not an empty piece: it must leave a pending escape pending.
+                if pos < n and quote[0] not in text and "\\" not in text:
                     escape = False
                     self.consumed += n - pos
                     text, pos = yield n

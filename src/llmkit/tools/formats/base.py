@@ -64,6 +64,11 @@ class Opener:
     pieces at all (the payload's own ``{`` or ``[`` opens it). When the last piece is
     ``[`` the block's calls are the elements of that list, and ``close`` starts with
     ``]``. ``close`` is the closing markup, also matched piece by piece.
+
+    ``prompt_tag`` is for a position-bound opener whose template's prompt ends with the
+    tag (xLAM's ``### Response:``): the output starts inside the block, but a model may
+    write the tag again, so the block also opens anywhere in the output after the tag's
+    pieces (see :attr:`after_tag`), as Ollama finds it.
     """
 
     pieces: tuple[str, ...]
@@ -71,6 +76,15 @@ class Opener:
     payload: PayloadKind = "json"
     position_bound: bool = False
     shape: CallShape = field(default_factory=CallShape)
+    prompt_tag: tuple[str, ...] = ()
+
+    @property
+    def after_tag(self) -> Opener | None:
+        """The opener of the same block written after ``prompt_tag``, searched for
+        anywhere in the output (None without a prompt tag)."""
+        if not self.prompt_tag:
+            return None
+        return Opener(self.prompt_tag + self.pieces, self.close, self.payload, shape=self.shape)
 
     @property
     def elements(self) -> bool:

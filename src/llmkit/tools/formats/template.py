@@ -15,13 +15,16 @@ probe call object the rendering shows
 The derived parser is then run over the probe rendering; if it does not read back the
 probe calls exactly, the format falls back to Ollama's rule (the tag, then JSON).
 When the prompt itself ends with the tag (xLAM's ``### Response:``) the model's output
-starts inside the block, so the opener is bound to the start of the output.
+starts inside the block, so the opener is bound to the start of the output; as Ollama
+looks for the tag anywhere in the output, the block also opens after the tag written
+again, at the start or later (the opener's ``prompt_tag``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -165,6 +168,8 @@ def _derive(template: Template) -> ToolCallFormat | None:
     more, calls_end = _following_calls(with_calls, end)
     turn_end = max(calls_end, len(with_calls) - _common_suffix(with_calls, with_text))
 
+    prompt_tag: tuple[str, ...] = ()
+    tagged_region = 0  # where the block starts with its tag written again (prompt_tag)
     if tag in ("{", "["):
         bound = True
         region = start if tag == "{" else with_calls.rfind("[", 0, start)
@@ -178,7 +183,10 @@ def _derive(template: Template) -> ToolCallFormat | None:
         bound = prompt.rstrip().endswith(tag.rstrip())
         pieces = () if bound else tag_pieces(tag)
         if bound:
-            region = tag_end
+            # The output starts inside the block; a model that writes the tag again
+            # anyway is read as Ollama reads it (the tag anywhere, then the block).
+            prompt_tag = tag_pieces(tag)
+            tagged_region, region = region, tag_end
     pieces += tuple(_TOKENS.findall(with_calls[tag_end:start]))
     stop = turn_end
     if not more:
@@ -189,10 +197,14 @@ def _derive(template: Template) -> ToolCallFormat | None:
     if args_key not in args_keys:
         args_keys = (args_key, *args_keys)
     shape = CallShape(name_keys=(name_key,), args_keys=args_keys)
-    derived = ToolCallFormat(
-        "template", (Opener(pieces, close, position_bound=bound, shape=shape),)
-    )
-    return derived if _reads_back(derived, with_calls[region:turn_end]) else None
+    opener = Opener(pieces, close, position_bound=bound, shape=shape, prompt_tag=prompt_tag)
+    derived = ToolCallFormat("template", (opener,))
+    if not _reads_back(derived, with_calls[region:turn_end]):
+        return None
+    if prompt_tag and not _reads_back(derived, with_calls[tagged_region:turn_end]):
+        # The tag written again does not read back: only the start of the output counts.
+        derived = ToolCallFormat("template", (replace(opener, prompt_tag=()),))
+    return derived
 
 
 def _reads_back(fmt: ToolCallFormat, rendered: str) -> bool:

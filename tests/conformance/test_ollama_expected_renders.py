@@ -1,13 +1,12 @@
 """Ollama's own expected renders, byte for byte."""
 
 import json
-from pathlib import Path
 
 import pytest
+from corpus_location import OLLAMA_TEMPLATES as CORPUS
 
 from llmkit.template import Template
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "ollama-templates"
 CASES = sorted(
     (d.name[: -len(".gotmpl")], conv.name)
     for d in (CORPUS / "template" / "testdata").glob("*.gotmpl")

@@ -1,16 +1,15 @@
+"""Fixtures of the conformance suite (collected only when a corpus is given)."""
+
 import json
 from pathlib import Path
 
 import pytest
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CORPUS = SHARED / "corpus" / "ollama-templates"
+from corpus_location import OLLAMA_TEMPLATES
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    assert CORPUS.is_dir(), f"the template corpus is missing: {CORPUS}"
-    return CORPUS
+    return OLLAMA_TEMPLATES
 
 
 @pytest.fixture(scope="session")
