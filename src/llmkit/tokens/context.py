@@ -69,7 +69,8 @@ class ContextFit:
     num_ctx: int
     reserved: int = 0
     tried: int = field(default=1, compare=False)
-    """How many candidate prompts were counted."""
+    """How many candidate prompts were counted (1 when everything fits; about
+    ``2 + log2(len(messages))`` otherwise)."""
 
     @property
     def truncated(self) -> bool:
@@ -100,10 +101,13 @@ def fit_messages(
 ) -> ContextFit:
     """Keep the newest messages that fit ``num_ctx - reserve`` tokens (Ollama's rule).
 
-    ``count`` renders messages to a prompt and counts its tokens.  Candidates
-    are tried from the whole conversation down: candidate ``i`` is the system
-    messages before ``i`` followed by every message from ``i`` on, and the
-    first that fits is kept.  The last message is always kept.  With
+    ``count`` renders messages to a prompt and counts its tokens.  Candidate
+    ``i`` is the system messages before ``i`` followed by every message from
+    ``i`` on; the first that fits, from the whole conversation down, is kept.
+    The whole conversation is counted first; when it does not fit, the first
+    candidate that does is found by bisection (a candidate renders a subset of
+    the messages of the one before it, so it never has more tokens), which
+    counts about ``log2(len(messages))`` candidates instead of every one.  The last message is always kept.  With
     ``truncate=False`` only the whole conversation is tried.
 
     Raises :class:`~llmkit.errors.ContextWindowError` when even the smallest
@@ -122,33 +126,57 @@ def fit_messages(
     history = list(messages)
     limit = num_ctx - reserve
     last = len(history) - 1
-    starts = range(max(last, 0) + 1) if truncate else range(1)
-    tokens = 0
-    tried = 0
-    for start in starts:
-        if start and history[start - 1].role == "system":
-            continue  # the same candidate as the one before (Ollama renders it twice)
-        tried += 1
+    # Candidate ``i`` keeps the system messages before ``i`` and everything from ``i`` on; a
+    # start right after a system message is the candidate before it again (Ollama renders it
+    # twice), so it is left out.
+    starts = [
+        start
+        for start in (range(max(last, 0) + 1) if truncate else range(1))
+        if not (start and history[start - 1].role == "system")
+    ]
+    counted: dict[int, tuple[list[int], list[Message], int]] = {}
+
+    def tokens_of(position: int) -> int:
+        start = starts[position]
         kept = [i for i in range(start) if history[i].role == "system"]
         kept += range(start, len(history))
         candidate = [history[i] for i in kept]
         tokens = count(candidate) + tokens_per_image * sum(
             len(message.images or ()) for message in candidate
         )
-        if tokens <= limit:
-            keep = set(kept)
-            dropped = [i for i in range(len(history)) if i not in keep]
-            return ContextFit(
-                messages=candidate,
-                kept=kept,
-                dropped=dropped,
-                dropped_messages=[history[i] for i in dropped],
-                prompt_tokens=tokens,
-                num_ctx=num_ctx,
-                reserved=reserve,
-                tried=tried,
-            )
-    raise _too_long(tokens, num_ctx, reserve, truncate=truncate, size=len(history))
+        counted[position] = (kept, candidate, tokens)
+        return tokens
+
+    # A candidate never has more tokens than the one before it (it renders fewer messages),
+    # so the first that fits is found by bisection: a few renders of the conversation
+    # rather than one per message, which made long histories quadratic.
+    if tokens_of(0) <= limit:
+        chosen: int | None = 0
+    else:
+        low, high, chosen = 1, len(starts) - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            if tokens_of(middle) <= limit:
+                chosen, high = middle, middle - 1
+            else:
+                low = middle + 1
+    if chosen is None:
+        raise _too_long(
+            counted[max(counted)][2], num_ctx, reserve, truncate=truncate, size=len(history)
+        )
+    kept, candidate, tokens = counted[chosen]
+    keep = set(kept)
+    dropped = [i for i in range(len(history)) if i not in keep]
+    return ContextFit(
+        messages=candidate,
+        kept=kept,
+        dropped=dropped,
+        dropped_messages=[history[i] for i in dropped],
+        prompt_tokens=tokens,
+        num_ctx=num_ctx,
+        reserved=reserve,
+        tried=len(counted),
+    )
 
 
 def _too_long(

@@ -6,9 +6,10 @@ it is.  Unknown keys are errors that name the key, as with :class:`Options`.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmkit.types.messages import Message, Tool
 from llmkit.types.options import Options
@@ -20,6 +21,9 @@ ToolChoice = Literal["auto", "none", "required"] | str
 call one of the tools; any other string: the model must call the tool of that name."""
 
 
+_MAX_KEEP_ALIVE_SECONDS = 9_223_372_036.0
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +31,24 @@ class _Request(BaseModel):
     """The model; ``None`` lets the backend use its default."""
     options: Options | None = None
     keep_alive: str | float | None = None
+    """How long the model stays loaded after the request: seconds, or a Go duration such as
+    ``"5m"``; 0 unloads at once, a negative value keeps it loaded."""
     stream: bool | None = None
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _bounded_keep_alive(cls, value: str | float | None) -> str | float | None:
+        # A Go duration holds at most about 292 years (int64 nanoseconds), as Ollama's does.
+        if isinstance(value, float | int) and not (
+            math.isfinite(value) and abs(value) <= _MAX_KEEP_ALIVE_SECONDS
+        ):
+            raise ValueError(
+                f"must be a finite number of seconds of at most {_MAX_KEEP_ALIVE_SECONDS:.0f} "
+                f"(a Go duration's range), got {value!r}"
+            )
+        if isinstance(value, str) and len(value) > 64:
+            raise ValueError("must be a duration such as '5m' (at most 64 characters)")
+        return value
 
 
 class ChatRequest(_Request):

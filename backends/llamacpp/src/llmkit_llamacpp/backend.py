@@ -20,6 +20,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -36,6 +37,7 @@ from llmkit.errors import (
     UnsupportedFeatureError,
     UnsupportedOptionError,
 )
+from llmkit.gguf import read_gguf_metadata
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
@@ -50,7 +52,7 @@ from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
 from llmkit_llamacpp.engine import BatchEngine, Finished, SequenceJob
 from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
-from llmkit_llamacpp.sampling import SamplerSpec
+from llmkit_llamacpp.sampling import SamplerSpec, grammar_is_accepted
 
 __all__ = ["LlamaCppBackend"]
 
@@ -199,6 +201,11 @@ class LlamaCppBackend:
             if fmt is None and tools and (self.go_template is None or forced):
                 jinja = self.chat_template or self._load(path, split.load).template_source
                 fmt = infer_tool_format(jinja)
+            if forced:
+                for index, offered in enumerate(tools or ()):
+                    _check_repetitions(
+                        offered.function.parameters, f"tools.{index}.function.parameters"
+                    )
             grammar = _tool_grammar(ToolCallGrammar.for_choice(tools, request.tool_choice, fmt))
             go = None if fmt else self.go_template
             parser = stream_parser(
@@ -363,6 +370,7 @@ class LlamaCppBackend:
         def check() -> None:
             if not path.is_file():
                 raise ModelNotFoundError(f"model file not found: {path}", path=str(path))
+            _check_context_options(path, load)
 
         def load_now(_: None) -> _Loaded:
             from llama_cpp import Llama  # imported on first load, never at import time
@@ -409,6 +417,7 @@ class LlamaCppBackend:
         tokens_out: list[int] = []
         generator = None
         try:
+            native_grammar = _accepted_grammar(loaded, grammar)
             prompt, fit = _checked_prompt(loaded, build_prompt)
             n_ctx = llm.n_ctx()
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
@@ -421,7 +430,7 @@ class LlamaCppBackend:
             pieces = Utf8Pieces()
             reason = "length"
             first_token_at: int | None = None
-            generator = llm.generate(prompt, grammar=grammar, **split.sample)
+            generator = llm.generate(prompt, grammar=native_grammar, **split.sample)
             for token in generator if limit > 0 else ():
                 if first_token_at is None:
                     first_token_at = time.perf_counter_ns()
@@ -478,6 +487,7 @@ class LlamaCppBackend:
         load_ns = loaded.take_load_ns()
         stream = None
         try:
+            native_grammar = _accepted_grammar(loaded, grammar)
             prompt, fit = _checked_prompt(loaded, build_prompt)
             n_ctx = loaded.llm.n_ctx()
             seed = split.seed if split.seed is not None else random.randrange(2**31)
@@ -485,7 +495,7 @@ class LlamaCppBackend:
                 split.sample, repeat_last_n=split.repeat_last_n, n_ctx=n_ctx, seed=seed
             )
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
-            job = SequenceJob(prompt, sampler, limit, split.stop, grammar)
+            job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar)
             stream = loaded.engine_for(self.parallel).submit(job)
             for item in stream:
                 if not isinstance(item, Finished):
@@ -509,6 +519,33 @@ class LlamaCppBackend:
                 stream.close()
             if unload_after_request(keep_alive):
                 self._loaded.unload(loaded)
+
+
+def _check_context_options(path: Path, load: dict[str, Any]) -> None:
+    """Refuse a context larger than the model was trained for, before llama.cpp allocates
+    memory for it."""
+    n_ctx = load.get("n_ctx")
+    if n_ctx is not None:
+        trained = _trained_context(path)
+        if trained is not None and n_ctx > trained:
+            raise InvalidRequestError(
+                f"options.num_ctx: {n_ctx} is more than the {trained} tokens of context "
+                f"{path.name} was trained for",
+                fields=["options.num_ctx"],
+            )
+
+
+_trained_contexts: dict[tuple[str, float], int | None] = {}
+
+
+def _trained_context(path: Path) -> int | None:
+    """The model's training context (``<arch>.context_length``), read once per file."""
+    key = (str(path), path.stat().st_mtime)
+    if key not in _trained_contexts:
+        metadata = read_gguf_metadata(path, read_arrays=False)
+        arch = metadata.architecture
+        _trained_contexts[key] = metadata.get_int(f"{arch}.context_length") if arch else None
+    return _trained_contexts[key]
 
 
 def _checked_prompt(loaded: _Loaded, build_prompt: Any) -> tuple[list[int], ContextFit | None]:
@@ -626,35 +663,89 @@ def _tokenize(loaded: _Loaded, text: str, *, add_bos: bool = True) -> list[int]:
     return list(llm.tokenize(text.encode("utf-8"), add_bos=wants_bos, special=True))
 
 
-def _grammar(format: Any) -> Any:
+@dataclass(frozen=True)
+class _RequestGrammar:
+    """A request's grammar and the request field it came from (for the error if llama.cpp
+    refuses it)."""
+
+    grammar: Any
+    """A ``llama_cpp.LlamaGrammar``."""
+    field: str
+    what: str
+
+
+#: llama.cpp refuses a grammar that repeats a rule more than this many times.
+_MAX_REPETITION = 2000
+_REPETITION_KEYS = ("maxLength", "minLength", "maxItems", "minItems")
+
+
+def _check_repetitions(schema: Any, field: str) -> None:
+    """Refuse a schema bound llama.cpp's grammar cannot take, naming where it is, before a
+    grammar of thousands of rules is written for it."""
+    pending: list[tuple[Any, str]] = [(schema, field)]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, dict):
+            for key in _REPETITION_KEYS:
+                bound = value.get(key)
+                if isinstance(bound, int) and bound > _MAX_REPETITION:
+                    raise InvalidRequestError(
+                        f"{where}.{key}: {bound} is more than the {_MAX_REPETITION} repetitions "
+                        "llama.cpp's grammars allow",
+                        fields=[f"{where}.{key}"],
+                    )
+            pending.extend((item, f"{where}.{key}") for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}.{index}") for index, item in enumerate(value))
+
+
+def _grammar(format: Any) -> _RequestGrammar | None:
     if format is None:
         return None
     from llama_cpp.llama_grammar import LlamaGrammar
 
+    _check_repetitions(format, "format")
     try:
         if format == "json":
             from llama_cpp.llama_grammar import JSON_GBNF
 
-            return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-        return LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
-    except (ValueError, RuntimeError) as exc:
+            grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        else:
+            grammar = LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
+    except (ValueError, RuntimeError, RecursionError) as exc:
         raise InvalidRequestError(
             f"format: cannot turn this JSON schema into a grammar: {exc}", fields=["format"]
         ) from exc
+    return _RequestGrammar(grammar, "format", "this JSON schema")
 
 
-def _tool_grammar(forced: ToolCallGrammar | None) -> Any:
+def _tool_grammar(forced: ToolCallGrammar | None) -> _RequestGrammar | None:
     """The llama.cpp grammar of a forced tool call (``tool_choice``), or ``None``."""
     if forced is None:
         return None
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     try:
-        return LlamaGrammar.from_string(forced.gbnf(json_schema_to_gbnf), verbose=False)
-    except (ValueError, RuntimeError) as exc:
+        grammar = LlamaGrammar.from_string(forced.gbnf(json_schema_to_gbnf), verbose=False)
+    except (ValueError, RuntimeError, RecursionError) as exc:
         raise InvalidRequestError(
             f"tools: cannot turn the tools' parameters into a grammar: {exc}", fields=["tools"]
         ) from exc
+    return _RequestGrammar(grammar, "tools", "the tools' parameters")
+
+
+def _accepted_grammar(loaded: _Loaded, requested: _RequestGrammar | None) -> Any:
+    """The request's ``LlamaGrammar`` once llama.cpp has accepted it, or ``None``."""
+    if requested is None:
+        return None
+    if not grammar_is_accepted(loaded.llm._model.vocab, requested.grammar):
+        raise InvalidRequestError(
+            f"{requested.field}: llama.cpp refuses the grammar made from {requested.what} "
+            "(a repetition bound over 2,000, such as maxLength or maxItems, or a rule it "
+            "cannot build); simplify the schema",
+            fields=[requested.field],
+        )
+    return requested.grammar
 
 
 def _free(loaded: _Loaded) -> None:

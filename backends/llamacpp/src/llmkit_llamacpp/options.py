@@ -9,6 +9,7 @@ honoured raises :class:`~llmkit.errors.UnsupportedOptionError`.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -53,6 +54,20 @@ class OptionRule:
         if self.stage == "none":
             return "rejected"
         return "honoured (some values)" if self.accepts else "mapped"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _threads_accepted(n: int) -> bool:
+    # More threads than CPUs only slow llama.cpp down (each waits for the others at every
+    # layer), and thousands of them can exhaust a thread or memory limit.
+    return n <= usable_cpus()
 
 
 def _threads(n: int) -> dict[str, Any]:
@@ -109,8 +124,8 @@ RULES: tuple[OptionRule, ...] = (
     ),
     OptionRule("stop", "request", "stop sequences", "cut before the stop; it is not in the output"),
     OptionRule("numa", "load", "numa"),
-    OptionRule("num_ctx", "load", "n_ctx"),
-    OptionRule("num_batch", "load", "n_batch"),
+    OptionRule("num_ctx", "load", "n_ctx", "at most the model's training context"),
+    OptionRule("num_batch", "load", "n_batch", "at most num_ctx (a larger one is cut to it)"),
     OptionRule("num_gqa", "none", "-", "read from the GGUF file; no longer settable"),
     OptionRule(
         "num_gpu", "load", "n_gpu_layers", "-1: all layers; needs a CUDA/Metal build of llama.cpp"
@@ -135,7 +150,8 @@ RULES: tuple[OptionRule, ...] = (
         "num_thread",
         "load",
         "n_threads, n_threads_batch",
-        "0: let llama.cpp choose",
+        "0: let llama.cpp choose; at most the CPUs this process may use",
+        accepts=_threads_accepted,
         convert=_threads,
     ),
 )
@@ -206,6 +222,9 @@ def split_options(options: Options | None, *, with_defaults: bool = True) -> Spl
         else:
             target = split.load if rule.stage == "load" else split.sample
             target.update(rule.convert(value) if rule.convert else {rule.target: value})
+    if "n_batch" in split.load and "n_ctx" in split.load:
+        # As Ollama does: a batch never exceeds the context (llama.cpp would allocate it).
+        split.load["n_batch"] = min(split.load["n_batch"], split.load["n_ctx"])
     if options is not None and options.extra:
         allowed = _load_keywords()
         for key, value in options.extra.items():

@@ -188,3 +188,22 @@ class SamplerChain:
 
             llama_cpp.llama_sampler_free(self._chain)
             self._chain = None
+
+
+def grammar_is_accepted(vocab: Any, grammar: Any) -> bool:
+    """Whether llama.cpp accepts ``grammar`` (a ``LlamaGrammar``) for this vocabulary.
+
+    llama.cpp answers a grammar it refuses (a syntax error, a missing root rule, left
+    recursion, more than 2,000 repetitions as a JSON schema's ``maxLength`` or ``maxItems``
+    makes) with a null sampler; a null sampler in a chain crashes the process at the first
+    token, so every grammar goes through here before it is used.
+    """
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(
+        vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+    )
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
