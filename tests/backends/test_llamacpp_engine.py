@@ -102,9 +102,12 @@ def test_parallel_must_be_a_positive_whole_number(parallel: Any) -> None:
     assert caught.value.fields == ["parallel"]
 
 
-def test_parallel_refuses_the_prompt_cache() -> None:
+def test_the_engine_refuses_the_one_at_a_time_prompt_cache() -> None:
     with pytest.raises(InvalidRequestError, match="reuse_prompt_cache"):
         LlamaCppBackend("unused", parallel=2, reuse_prompt_cache=True, pull=False)
+    with pytest.raises(InvalidRequestError) as caught:
+        LlamaCppBackend("unused", parallel=2, engine=False, pull=False)
+    assert caught.value.fields == ["parallel"]
 
 
 class _Meeting:
@@ -191,7 +194,7 @@ async def test_threaded_async_backend_without_max_concurrency_takes_turns() -> N
 
 @pytest.fixture(scope="module")
 def serial(smollm2_path: Path) -> Iterator[LlamaCppBackend]:
-    backend = LlamaCppBackend(str(smollm2_path), options={"num_ctx": NUM_CTX})
+    backend = LlamaCppBackend(str(smollm2_path), options={"num_ctx": NUM_CTX}, engine=False)
     yield backend
     backend.close()
 

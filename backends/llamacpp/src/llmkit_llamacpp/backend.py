@@ -64,6 +64,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+#: Engine slots when ``parallel`` is not given: a few agents or clients at once, each with
+#: ``num_ctx`` cells of KV cache (docs/backends.md says what that costs per model).
+DEFAULT_PARALLEL = 4
+
+
 class _Loaded(LoadedModel):
     """A loaded model and what was learnt about it once."""
 
@@ -116,17 +121,23 @@ class LlamaCppBackend:
     exactly as Ollama would.  A generate request's own ``template`` (Go
     template text, as in Ollama's API) is honoured too.
 
-    ``reuse_prompt_cache`` keeps the KV cache of the previous request and
-    re-evaluates only the part of the prompt that differs (faster for long
-    conversations).  It is off by default because a prompt evaluated in pieces
-    gives logits that differ in the last bits from one evaluated whole, so
-    even greedy output could then depend on the request before.
-
-    ``parallel`` above 1 turns on continuous batching (:mod:`llmkit_llamacpp.engine`):
+    Requests run on the engine (:mod:`llmkit_llamacpp.engine`): ``parallel`` slots
+    (default :data:`DEFAULT_PARALLEL`), each with ``num_ctx`` cells of KV cache.
     ``chat``/``generate`` calls from several threads (or ``AsyncClient`` tasks) are
     decoded together, up to ``parallel`` sequences in one llama.cpp batch, each with
-    its own options, seed and stop strings, and ``num_ctx`` is still each request's
-    own context.  ``max_concurrency`` says how many streams it serves at once.
+    its own options, seed and stop strings; ``max_concurrency`` says how many streams
+    it serves at once, and more wait for a slot.  A slot keeps the cells of its last
+    request, and a new request goes to the slot that shares the longest prefix with
+    its prompt, so a conversation's next turn reads only what was added (a prefix
+    another slot holds is copied rather than read).  ``cache_prompt=False`` (or a
+    request's ``options={"extra": {"cache_prompt": False}}``) reads every prompt
+    whole into a cleared slot: the same request then gives the same output whatever
+    ran before, as a prompt read in pieces gives logits that can differ in the last
+    bits from one read whole.
+
+    ``engine=False`` takes llama-cpp-python's own ``Llama.generate`` instead, one
+    request at a time on the model's own context; there ``reuse_prompt_cache`` keeps
+    the previous request's cache and reads only the part of the prompt that differs.
 
     When a chat offers tools, the output is parsed while it streams (tool calls come
     out as ``ToolCallEvent``): in ``tool_format`` (a name of
@@ -150,20 +161,31 @@ class LlamaCppBackend:
         pull: bool = True,
         reuse_prompt_cache: bool = False,
         tool_format: str | None = None,
-        parallel: int = 1,
+        parallel: int | None = None,
+        cache_prompt: bool = True,
+        engine: bool = True,
     ) -> None:
+        if parallel is None:
+            parallel = DEFAULT_PARALLEL if engine else 1
         if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
             raise InvalidRequestError(
                 f"parallel must be a whole number of sequences, 1 or more (got {parallel!r})",
                 fields=["parallel"],
             )
-        if parallel > 1 and reuse_prompt_cache:
+        if engine and reuse_prompt_cache:
             raise InvalidRequestError(
-                "reuse_prompt_cache works only with parallel=1 (each batched sequence "
-                "reads its whole prompt)",
+                "reuse_prompt_cache is for engine=False (llama-cpp-python's one-at-a-time "
+                "path); the engine reuses prompts by itself (cache_prompt)",
                 fields=["reuse_prompt_cache"],
             )
+        if not engine and parallel > 1:
+            raise InvalidRequestError(
+                "engine=False serves one request at a time: parallel must be 1",
+                fields=["parallel"],
+            )
         self.parallel = parallel
+        self.engine = engine
+        self.cache_prompt = cache_prompt
         self.max_concurrency = parallel
         self.store = store or ModelStore()
         self._pull = pull
@@ -404,7 +426,7 @@ class LlamaCppBackend:
         keep_alive: str | float | None,
         want_context: bool = False,
     ) -> Iterator[StreamEvent]:
-        if self.parallel > 1:
+        if self.engine:
             yield from self._run_batched(
                 path, name, split, build_prompt, grammar, keep_alive, want_context
             )
@@ -495,7 +517,8 @@ class LlamaCppBackend:
                 split.sample, repeat_last_n=split.repeat_last_n, n_ctx=n_ctx, seed=seed
             )
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
-            job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar)
+            cache = self.cache_prompt if split.cache_prompt is None else split.cache_prompt
+            job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar, cache)
             stream = loaded.engine_for(self.parallel).submit(job)
             for item in stream:
                 if not isinstance(item, Finished):

@@ -17,6 +17,17 @@ in any thread :meth:`~BatchEngine.submit` a :class:`SequenceJob` and read a
    puts a :class:`~llmkit.types.events.TextDelta` on its stream's queue.  A finished
    sequence ends its stream with a :class:`Finished` and frees its slot for the next job.
 
+**Prompt reuse.**  A slot keeps the tokens and KV cells of its last sequence when it
+ends.  A new job goes to the free slot whose kept tokens share the longest prefix with
+its prompt, and only the rest of the prompt is read (llama.cpp's server picks slots the
+same way); a turn of a conversation reads only what was added since the last one.  When
+another slot -- running, or kept -- holds a longer shared prefix (sixteen agents with one
+system prompt), its cells are copied into the chosen slot instead of being read again; a
+job whose shared prefix is still being read by another sequence waits for it, so a prefix
+submitted many times at once is read once.  ``SequenceJob.cache_prompt=False`` reads the
+whole prompt into a cleared slot (the engine's counters, :meth:`BatchEngine.counters`,
+say how many prompt tokens were read, reused and copied).
+
 The KV cache is not unified: llama.cpp splits the context into ``parallel`` equal
 streams (``n_seq_max = parallel``, ``kv_unified = false``), so every sequence has
 exactly ``num_ctx`` cells and attends only to its own, and the context is made
@@ -39,7 +50,11 @@ from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.types.events import TextDelta
 from llmkit_llamacpp.sampling import SamplerChain, SamplerSpec
 
-__all__ = ["BatchEngine", "Finished", "SequenceJob", "SequenceStream"]
+__all__ = ["BatchEngine", "EngineCounters", "Finished", "SequenceJob", "SequenceStream"]
+
+#: A shared prefix shorter than this is read rather than copied (a copy moves a whole
+#: slot's cells) or waited for.
+MIN_COPY = 32
 
 
 @dataclass
@@ -53,6 +68,23 @@ class SequenceJob:
     stop: list[str] = field(default_factory=list)
     grammar: Any = None
     """A ``llama_cpp.LlamaGrammar``, or None."""
+    cache_prompt: bool = True
+    """Reuse the KV cells of a slot (or copy another's) for the prompt's shared prefix;
+    False reads every prompt token into a cleared slot (llama.cpp's server's name)."""
+
+
+@dataclass
+class EngineCounters:
+    """What the engine did with the prompts it was given (since it was made)."""
+
+    prompt_tokens: int = 0
+    """Prompt tokens of every admitted job."""
+    evaluated: int = 0
+    """Prompt tokens sent to ``llama_decode``."""
+    reused: int = 0
+    """Prompt tokens whose cells a slot kept from its previous sequence."""
+    copied: int = 0
+    """Prompt tokens whose cells were copied from another slot."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +206,11 @@ class BatchEngine:
         self._is_eog = llama_cpp.llama_vocab_is_eog
         self._decode = llama_cpp.llama_decode
         self._slots: list[_Running | None] = [None] * parallel
+        self._cached: list[list[int]] = [[] for _ in range(parallel)]
+        """The tokens whose cells each slot holds, from position 0."""
+        self._last_used = [0] * parallel
+        self._uses = 0
+        self._counters = EngineCounters()
         self._waiting: deque[_Running] = deque()
         self._wake = threading.Condition()
         self._closing = False
@@ -212,6 +249,16 @@ class BatchEngine:
         """How many submitted sequences wait for a slot."""
         with self._wake:
             return len(self._waiting)
+
+    def counters(self) -> EngineCounters:
+        """A copy of the prompt counters."""
+        with self._wake:
+            return EngineCounters(**vars(self._counters))
+
+    def cached_tokens(self, slot: int) -> list[int]:
+        """The tokens whose KV cells ``slot`` holds (for tests and diagnostics)."""
+        with self._wake:
+            return list(self._cached[slot])
 
     def _cancel(self, running: _Running) -> None:
         with self._wake:
@@ -256,12 +303,7 @@ class BatchEngine:
             for slot, running in enumerate(self._slots):
                 if running is not None and running.cancelled:
                     self._release(slot)
-            while self._waiting and None in self._slots:
-                running = self._waiting.popleft()
-                if not running.cancelled:
-                    self._admit(running, self._slots.index(None))
-                if running.done:  # its sampler chain could not be built
-                    self._release(running.slot)
+            self._admit_waiting()
             if all(slot is None for slot in self._slots):
                 if self._closing:
                     return False
@@ -284,13 +326,83 @@ class BatchEngine:
                 for running in active:
                     running.events.put(_Failed(error))
                     running.done = True
-                    self._release(running.slot)
+                    self._release(running.slot, keep_cells=False)
         return True
 
-    def _admit(self, running: _Running, slot: int) -> None:
+    def _admit_waiting(self) -> None:
+        """Give free slots to waiting jobs, first come first served, except that a job
+        whose shared prefix another sequence is still reading waits for it."""
+        held: list[_Running] = []
+        while self._waiting and None in self._slots:
+            running = self._waiting.popleft()
+            if running.cancelled:
+                continue
+            if running.job.cache_prompt and self._prefix_being_read(running.job.prompt):
+                held.append(running)
+                continue
+            self._admit(running)
+            if running.done:  # its sampler chain could not be built
+                self._release(running.slot)
+        self._waiting.extendleft(reversed(held))
+
+    def _prefix_being_read(self, prompt: list[int]) -> bool:
+        best_kept = max(_common_prefix(kept, prompt) for kept in self._cached)
+        for running in self._slots:
+            if running is None or running.read >= len(running.job.prompt):
+                continue
+            shared = min(_common_prefix(running.job.prompt, prompt), len(prompt) - 1)
+            if shared >= MIN_COPY and shared > best_kept + MIN_COPY:
+                return True
+        return False
+
+    def _choose_slot(self, prompt: list[int], cache: bool) -> tuple[int, int, int, int]:
+        """``(slot, kept, source, copied)``: the free slot to use and how many of its cells
+        to keep, or another slot to copy ``copied`` cells from (``source`` -1: none)."""
+        free = [slot for slot, running in enumerate(self._slots) if running is None]
+        limit = len(prompt) - 1  # the last prompt token is always read: its logits are needed
+        if not cache:
+            empty = [slot for slot in free if not self._cached[slot]]
+            slot = empty[0] if empty else min(free, key=lambda s: self._last_used[s])
+            return slot, 0, -1, 0
+        shared = {slot: min(_common_prefix(self._cached[slot], prompt), limit) for slot in free}
+        slot = max(free, key=lambda s: (shared[s], not self._cached[s], -self._last_used[s]))
+        if shared[slot] < MIN_COPY:
+            # Little to reuse (a chat template's opening): an empty slot, else the one used
+            # longest ago, so that a slot holding a long prefix keeps it for its owner.
+            slot = max(free, key=lambda s: (not self._cached[s], -self._last_used[s]))
+        kept = shared[slot]
+        source, copied = -1, 0
+        for other, cells in enumerate(self._cached):
+            if other == slot:
+                continue
+            common = min(_common_prefix(cells, prompt), limit)
+            if common >= MIN_COPY and common > max(kept, copied) + MIN_COPY:
+                source, copied = other, common
+        return slot, kept, source, copied
+
+    def _admit(self, running: _Running) -> None:
         import llama_cpp
 
-        llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
+        job = running.job
+        slot, kept, source, copied = self._choose_slot(job.prompt, job.cache_prompt)
+        if source >= 0:
+            # Another stream's cells: llama.cpp copies a whole stream, then the tail goes.
+            llama_cpp.llama_memory_seq_cp(self._memory, source, slot, -1, -1)
+            self._cached[slot] = list(self._cached[source])
+            kept = copied
+        if not llama_cpp.llama_memory_seq_rm(self._memory, slot, kept, -1):
+            llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
+            kept = 0
+        del self._cached[slot][kept:]
+        counters = self._counters
+        counters.prompt_tokens += len(job.prompt)
+        if source >= 0:
+            counters.copied += kept
+        else:
+            counters.reused += kept
+        running.read = running.position = kept
+        self._uses += 1
+        self._last_used[slot] = self._uses
         running.slot = slot
         self._slots[slot] = running
         try:
@@ -306,7 +418,9 @@ class BatchEngine:
             running.events.put(_Failed(error))
             running.done = True
 
-    def _release(self, slot: int) -> None:
+    def _release(self, slot: int, *, keep_cells: bool = True) -> None:
+        """Free ``slot`` for the next job; its cells stay for reuse unless ``keep_cells``
+        is False (a failed decode leaves them unknown)."""
         import llama_cpp
 
         running = self._slots[slot]
@@ -316,7 +430,9 @@ class BatchEngine:
         if running.chain is not None:
             running.chain.close()
             running.chain = None
-        llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
+        if not keep_cells:
+            llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
+            self._cached[slot] = []
 
     def _fill_batch(self, active: list[_Running]) -> None:
         batch = self._batch
@@ -325,6 +441,7 @@ class BatchEngine:
             running.output_index = -1
             if running.next_token is not None:
                 self._put(n, running.next_token, running.position, running.slot, True)
+                self._cached[running.slot].append(running.next_token)
                 running.output_index = n
                 running.position += 1
                 n += 1
@@ -337,6 +454,8 @@ class BatchEngine:
                 self._put(n, token, running.position, running.slot, False)
                 running.position += 1
                 n += 1
+            self._cached[running.slot].extend(prompt[running.read : running.read + take])
+            self._counters.evaluated += take
             running.read += take
             if running.read == len(prompt):
                 batch.logits[n - 1] = 1
@@ -386,3 +505,18 @@ class BatchEngine:
         running.done = True
         with self._wake:
             self._release(running.slot)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # a[:low] == b[:low] holds, a[:high] == b[:high] does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle
+    return low

@@ -196,6 +196,8 @@ class SplitOptions:
     num_predict: int = -1
     repeat_last_n: int = 64
     stop: list[str] = field(default_factory=list)
+    cache_prompt: bool | None = None
+    """``extra={"cache_prompt": False}``: read the whole prompt (None: the backend's choice)."""
 
 
 def option_stage(option: str) -> Stage:
@@ -228,6 +230,13 @@ def split_options(options: Options | None, *, with_defaults: bool = True) -> Spl
     if options is not None and options.extra:
         allowed = _load_keywords()
         for key, value in options.extra.items():
+            if key == "cache_prompt":
+                if not isinstance(value, bool):
+                    raise UnsupportedOptionError(
+                        "extra.cache_prompt", BACKEND, f"true or false (got {value!r})"
+                    )
+                split.cache_prompt = value
+                continue
             if key not in allowed:
                 raise UnsupportedOptionError(
                     f"extra.{key}", BACKEND, "not a llama_cpp.Llama() parameter"
