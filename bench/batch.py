@@ -2,9 +2,9 @@
 
 For each level of concurrency (1, 4, 16 and 64 sequences by default), in one run:
 
-* batched: ``LlamaCppBackend(parallel=N)`` behind ``llmkit.Client`` (``parallel=2`` for one
-  sequence, so that it too goes through the engine); N threads each send one ``generate``
-  at the same moment, and the engine decodes them together;
+* batched: ``LlamaCppBackend(parallel=N, cache_prompt=False)`` behind ``llmkit.Client``; N
+  threads each send one ``generate`` at the same moment, and the engine decodes them
+  together;
 * serial: llama-cpp-python's high-level API, ``Llama.create_completion`` on the same N
   prompts one after another (``reset()`` before each, so every prompt is read whole, as
   on the batched side).
@@ -206,8 +206,8 @@ def main() -> None:
     rows = []
     for level in args.levels:
         texts = prompts(level)
-        # parallel=1 would take the one-at-a-time path: one sequence still goes through the engine
-        backend = LlamaCppBackend(str(path), options=load, parallel=max(level, 2))
+        # Every prompt read whole (no reuse across rounds), as the serial side reads them.
+        backend = LlamaCppBackend(str(path), options=load, parallel=level, cache_prompt=False)
         client = Client(backend)
         client.generate(texts[0], raw=True, options={"num_predict": 2})  # load, make the engine
         ratios, batched_rates, serial_rates = [], [], []

@@ -4,8 +4,8 @@ Both sides load the same GGUF file with the same context size and thread counts,
 and stream the same raw prompt (no chat template) with the same greedy sampling
 settings and token limit:
 
-* llmkit: ``Client(LlamaCppBackend(...)).generate(prompt, raw=True, stream=True, options=...)``;
-  the backend resets the KV cache before each request.
+* llmkit: ``Client(LlamaCppBackend(..., cache_prompt=False)).generate(prompt, raw=True,
+  stream=True, options=...)``; the engine reads every prompt whole (no reuse).
 * direct: ``Llama(...).create_completion(prompt, stream=True, ...)`` after ``llm.reset()``,
   so llama-cpp-python's prompt cache helps neither side.
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load = {"num_ctx": NUM_CTX, "num_thread": args.threads, "num_gpu": args.num_gpu}
-    backend = LlamaCppBackend(args.model, options=load)
+    backend = LlamaCppBackend(args.model, options=load, cache_prompt=False)
     client = Client(backend)
     path = backend.model_path
     llm = Llama(
