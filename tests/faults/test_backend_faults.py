@@ -67,6 +67,7 @@ def test_a_grammar_llama_cpp_refuses_for_another_reason_never_reaches_the_sample
     llama.cpp itself before the grammar joins a sampler chain (a refused grammar there
     crashed the process at the first token)."""
     from llama_cpp.llama_grammar import LlamaGrammar
+
     from llmkit_llamacpp.backend import _accepted_grammar, _RequestGrammar
 
     loaded = next(iter(client.backend._loaded.values()))

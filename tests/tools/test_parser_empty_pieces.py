@@ -3,8 +3,7 @@
 A piece that ends with a backslash inside a string leaves the scanner with a pending
 escape: the next character belongs to the string whatever it is. An empty piece that
 arrives then must leave the escape pending (the pure scanners used to drop it, so that
-the escaped quote that followed ended the string). Each test runs on both kinds of
-scanner: the pure Python reference and the compiled one (``llmkit.tools._speedups``).
+the escaped quote that followed ended the string).
 """
 
 from __future__ import annotations
@@ -14,51 +13,14 @@ from parser_support import check_invariants, counting_ids, feed_all, normalized
 from piece_cuts import after_backslashes, empty_after_escapes
 
 from llmkit.tools import ToolCallParser
-from llmkit.tools.formats import json_tagged, mistral, pythonic
-from llmkit.tools.scan import PureJsonScanner, PurePythonListScanner
-
-try:
-    from llmkit.tools import _speedups
-except ImportError:  # an install without a C compiler: test_speedups.py says so
-    _speedups = None
-
-_NOT_BUILT = pytest.mark.skipif(_speedups is None, reason="llmkit.tools._speedups is not built")
-IMPLEMENTATIONS = [
-    pytest.param("python", id="python"),
-    pytest.param("compiled", id="compiled", marks=_NOT_BUILT),
-]
-
-
-def json_scanner(implementation: str, **keys: tuple[str, ...]):
-    kind = PureJsonScanner if implementation == "python" else _speedups.JsonScanner
-    return kind(**keys)
-
-
-def list_scanner(implementation: str):
-    kind = PurePythonListScanner if implementation == "python" else _speedups.PythonListScanner
-    return kind()
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-def scanners(request, monkeypatch):
-    """The parser on one kind of scanner (whatever LLMKIT_PURE_PYTHON says)."""
-    if request.param == "python":
-        json_kind, list_kind = PureJsonScanner, PurePythonListScanner
-    else:
-        json_kind, list_kind = _speedups.JsonScanner, _speedups.PythonListScanner
-    monkeypatch.setattr(json_tagged, "JsonScanner", json_kind)
-    monkeypatch.setattr(mistral, "JsonScanner", json_kind)
-    monkeypatch.setattr(pythonic, "PythonListScanner", list_kind)
-    return request.param
-
+from llmkit.tools.scan import JsonScanner, PythonListScanner
 
 # -- the scanners ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("empties", [1, 2])
-def test_json_scanner_keeps_a_pending_escape_across_an_empty_piece(implementation, empties):
-    scanner = json_scanner(implementation, name_keys=("name",), args_keys=("arguments",))
+def test_json_scanner_keeps_a_pending_escape_across_an_empty_piece(empties):
+    scanner = JsonScanner(name_keys=("name",), args_keys=("arguments",))
     pieces = ['{"name": "f", "arguments": {"a": "q\\', *[""] * empties, '"b"}} tail']
     for piece in pieces[:-1]:
         assert scanner.feed(piece, 0) == len(piece)
@@ -71,17 +33,15 @@ def test_json_scanner_keeps_a_pending_escape_across_an_empty_piece(implementatio
     assert text[scanner.args_start : scanner.args_end] == '{"a": "q\\"b"}'
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-def test_json_scanner_keeps_a_pending_escape_in_a_captured_name(implementation):
+def test_json_scanner_keeps_a_pending_escape_in_a_captured_name():
     """The name is captured as it is scanned: the escape must reach the capture whole."""
-    scanner = json_scanner(implementation, name_keys=("name",), args_keys=("arguments",))
+    scanner = JsonScanner(name_keys=("name",), args_keys=("arguments",))
     for piece in ['{"name": "f\\', "", '"g", "arguments": {}}']:
         scanner.feed(piece, 0)
         assert scanner.error is None, scanner.error
     assert scanner.done and scanner.name == 'f"g'
 
 
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize(
     "pieces",
     [
@@ -91,8 +51,8 @@ def test_json_scanner_keeps_a_pending_escape_in_a_captured_name(implementation):
         ["[f(a='q\\", "", "", "'b', c=[1, 'x\\", "", "\\'])]"],
     ],
 )
-def test_python_list_scanner_keeps_a_pending_escape_across_an_empty_piece(implementation, pieces):
-    scanner, pending = list_scanner(implementation), ""
+def test_python_list_scanner_keeps_a_pending_escape_across_an_empty_piece(pieces):
+    scanner, pending = PythonListScanner(), ""
     for piece in pieces:
         buffer = pending + piece  # as the parser feeds it: what the scanner left, then more
         pos = scanner.feed(buffer, 0)
@@ -121,7 +81,7 @@ def _parse(fmt: str, pieces: list[str]) -> list:
     return normalized(events)
 
 
-def test_the_reported_case(scanners):
+def test_the_reported_case():
     """The report: a piece ending with a backslash, an empty piece, then the rest."""
     pieces = ['<tool_call>{"name": "f", "arguments": {"a": "q\\', "", '"b"}}</tool_call>']
     result = _parse("hermes", pieces)
@@ -134,7 +94,7 @@ def test_the_reported_case(scanners):
 
 
 @pytest.mark.parametrize(("fmt", "output", "arguments"), CASES, ids=[c[0] for c in CASES])
-def test_an_empty_piece_after_any_backslash_changes_nothing(scanners, fmt, output, arguments):
+def test_an_empty_piece_after_any_backslash_changes_nothing(fmt, output, arguments):
     whole = _parse(fmt, [output])
     assert [(e[3], e[4]) for e in whole if e[0] == "call"] == [("f", arguments)]
     assert not [e for e in whole if e[0] == "problem"]
@@ -149,7 +109,7 @@ def test_an_empty_piece_after_any_backslash_changes_nothing(scanners, fmt, outpu
 
 
 @pytest.mark.parametrize(("fmt", "output", "arguments"), CASES, ids=[c[0] for c in CASES])
-def test_an_empty_piece_anywhere_changes_nothing(scanners, fmt, output, arguments):
+def test_an_empty_piece_anywhere_changes_nothing(fmt, output, arguments):
     whole = _parse(fmt, [output])
     for at in range(len(output) + 1):
         assert _parse(fmt, [output[:at], "", output[at:]]) == whole, at

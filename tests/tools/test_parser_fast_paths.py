@@ -20,7 +20,7 @@ from piece_cuts import empty_after_escapes
 from llmkit.tools import ToolCallArgumentsDelta, ToolCallComplete, ToolCallStart
 from llmkit.tools.formats.base import Failure
 from llmkit.tools.formats.pythonic import _call_parts, _parse, _simple_call
-from llmkit.tools.scan import PureJsonScanner, PurePythonListScanner
+from llmkit.tools.scan import JsonScanner, PythonListScanner
 from llmkit.tools.tags import TagFinder
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,7 +48,7 @@ breakers = st.sampled_from(
 
 
 def scanned(pieces: list[str]) -> tuple:
-    scanner = PureJsonScanner(name_keys=("name",), args_keys=("arguments",))
+    scanner = JsonScanner(name_keys=("name",), args_keys=("arguments",))
     for piece in pieces:
         scanner.feed(piece, 0)
         if scanner.done or scanner.error is not None:
@@ -135,7 +135,7 @@ def test_doubtful_python_calls_are_left_to_ast(source):
 
 
 def python_scanned(pieces: list[str]) -> tuple:
-    scanner, pending = PurePythonListScanner(), ""
+    scanner, pending = PythonListScanner(), ""
     for piece in pieces:
         buffer = pending + piece
         pos = scanner.feed(buffer, 0)

@@ -107,8 +107,9 @@ def fit_messages(
     The whole conversation is counted first; when it does not fit, the first
     candidate that does is found by bisection (a candidate renders a subset of
     the messages of the one before it, so it never has more tokens), which
-    counts about ``log2(len(messages))`` candidates instead of every one.  The last message is always kept.  With
-    ``truncate=False`` only the whole conversation is tried.
+    counts about ``log2(len(messages))`` candidates instead of every one.  The
+    last message is always kept.  With ``truncate=False`` only the whole
+    conversation is tried.
 
     Raises :class:`~llmkit.errors.ContextWindowError` when even the smallest
     candidate does not fit.

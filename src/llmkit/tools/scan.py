@@ -2,9 +2,9 @@
 
 (:class:`PythonListScanner` lives in :mod:`llmkit.tools.scan_python`; it is re-exported here.)
 
-:class:`PureJsonScanner` is the reference; ``JsonScanner`` is the one the parser uses:
-its compiled twin (``llmkit.tools._speedups``, in C) when that was built, which stops at
-the same places with the same errors (see :mod:`llmkit.tools.compiled`).
+Pure Python on purpose: a model writes a few KB a second per stream and these read over
+1 MB/s on every shape of ``bench/toolparse.py``, so C would buy nothing a user sees and
+would parse untrusted output without memory safety.
 
 Text arrives in pieces; a scanner is fed each piece once and keeps its state (depth,
 inside a string, after a backslash, ...) between pieces, so the total work is linear in
@@ -12,7 +12,7 @@ the length of the value however it is split. Runs of string content, whitespace 
 digits are skipped with regular expressions, so most characters are never looked at
 one by one in Python.
 
-:class:`PureJsonScanner` also checks the JSON grammar as it goes, so that text that is
+:class:`JsonScanner` also checks the JSON grammar as it goes, so that text that is
 not JSON is caught at its first wrong character rather than at the end of the output,
 and it follows the top-level object of a tool call: its ``name`` as soon as that
 string is complete, and where its arguments object starts and ends, so that the
@@ -24,12 +24,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
-from llmkit.tools.compiled import speedups
-from llmkit.tools.scan_python import PurePythonListScanner, PythonListScanner
+from llmkit.tools.scan_python import PythonListScanner
 
-__all__ = ["JsonScanner", "PureJsonScanner", "PurePythonListScanner", "PythonListScanner"]
+__all__ = ["JsonScanner", "PythonListScanner"]
 
 _OBJ, _ARR = 0, 1
 # What the JSON grammar expects next.
@@ -144,7 +143,7 @@ def _show(char: str) -> str:
     return repr(char)
 
 
-class PureJsonScanner:
+class JsonScanner:
     """Finds the end of one JSON value (an object or an array) fed in pieces.
 
     :meth:`feed` scans ``text[pos:]`` and returns where it stopped: just after the
@@ -407,12 +406,6 @@ class PureJsonScanner:
                 self.error = error
                 self.stop = True
             text, pos = yield pos
-
-
-if TYPE_CHECKING:
-    JsonScanner = PureJsonScanner
-else:
-    JsonScanner = PureJsonScanner if speedups is None else speedups.JsonScanner
 
 
 def _unexpected(char: str, expect: int, stack: list[int]) -> str:

@@ -2,23 +2,18 @@
 
 Llama 3.2/4 write their calls as ``[get_weather(city="Paris"), f()]``. The scanner is
 fed each piece once and keeps its state (inside which string, bracket depth) in the
-local variables of a generator, as :class:`llmkit.tools.scan.PureJsonScanner` does; runs
+local variables of a generator, as :class:`llmkit.tools.scan.JsonScanner` does; runs
 of code and string content are skipped with regular expressions. What the calls mean is
 left to :mod:`llmkit.tools.formats.pythonic`.
-
-:class:`PurePythonListScanner` is the reference; ``PythonListScanner`` is the one the
-parser uses: its compiled twin when that was built (see :mod:`llmkit.tools.compiled`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from llmkit.tools.compiled import speedups
-
-__all__ = ["PurePythonListScanner", "PythonListScanner"]
+__all__ = ["PythonListScanner"]
 
 _WS = re.compile(r"[ \t\n\r]+")
 _WHITESPACE = frozenset(" \t\n\r")
@@ -29,7 +24,7 @@ def _show(char: str) -> str:
 
 
 def _nested_run_pattern() -> str:
-    """The pattern of :attr:`PurePythonListScanner._NESTED_RUN`; groups ``single`` and
+    """The pattern of :attr:`PythonListScanner._NESTED_RUN`; groups ``single`` and
     ``double`` hold a string that the end of the text cuts."""
     count = 0
 
@@ -52,7 +47,7 @@ def _nested_run_pattern() -> str:
     return run + r"""(?:(?P<single>'[^'\\]+\Z)|(?P<double>"[^"\\]+\Z))?"""
 
 
-class PurePythonListScanner:
+class PythonListScanner:
     """Finds the end of a Python list of calls, ``[get_weather(city="Paris"), f()]``.
 
     It tracks strings (single, double and triple quoted, with escapes) and bracket depth,
@@ -112,7 +107,7 @@ class PurePythonListScanner:
 
     def _scan(self) -> Generator[int, tuple[str, int], None]:
         """The scanner proper, its state in local variables (see
-        :class:`~llmkit.tools.scan.PureJsonScanner`)."""
+        :class:`~llmkit.tools.scan.JsonScanner`)."""
         depth = 0
         quote = ""
         escape = False
@@ -255,9 +250,3 @@ class PurePythonListScanner:
         self.looks_like_calls = True
         self._depth = 2
         return pos + 1
-
-
-if TYPE_CHECKING:
-    PythonListScanner = PurePythonListScanner
-else:
-    PythonListScanner = PurePythonListScanner if speedups is None else speedups.PythonListScanner
