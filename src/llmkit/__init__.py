@@ -13,6 +13,7 @@ from llmkit.backends.base import AsyncBackend, Backend
 from llmkit.backends.mock import MockBackend
 from llmkit.client import AsyncClient, Client
 from llmkit.errors import (
+    BackendBusyError,
     BackendError,
     ContextWindowError,
     InvalidRequestError,
@@ -52,6 +53,7 @@ __all__ = [
     "AsyncClient",
     "AsyncStream",
     "Backend",
+    "BackendBusyError",
     "BackendError",
     "ChatRequest",
     "ChatResponse",

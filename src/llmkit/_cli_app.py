@@ -14,7 +14,8 @@ from llmkit.backends import available_backends, parse_backend_spec
 from llmkit.cli import parse_option_value, progress_bar
 from llmkit.client import Client
 from llmkit.errors import InvalidRequestError, LLMKitError
-from llmkit.models import REGISTRY, ModelStore, lookup
+from llmkit.models import REGISTRY, BrokenModel, ModelStore, StoredModel, lookup
+from llmkit.serve.limits import ServeLimits, limit_options
 from llmkit.template import Template
 
 __all__ = ["app"]
@@ -185,18 +186,27 @@ def list_models() -> None:
     from rich.table import Table
 
     store = ModelStore()
-    stored = {model.name: model for model in store.list()}
+    try:
+        found = store.scan()
+    except LLMKitError as exc:
+        _fail(exc)
+    stored = {model.name: model for model in found if isinstance(model, StoredModel)}
+    broken = {model.name: model for model in found if isinstance(model, BrokenModel)}
     table = Table(title=f"models in {store.root}")
     for column in ("name", "stored", "size", "description"):
         table.add_column(column)
     for entry in REGISTRY:
         model = stored.pop(entry.name, None)
-        table.add_row(
-            entry.name, "yes" if model else "no", f"{entry.size / 1e6:.0f} MB", entry.description
-        )
+        state = "yes" if model else "BROKEN" if entry.name in broken else "no"
+        table.add_row(entry.name, state, f"{entry.size / 1e6:.0f} MB", entry.description)
     for model in stored.values():
         table.add_row(model.name, "yes", f"{model.size / 1e6:.0f} MB", model.source)
+    for name in broken:
+        if lookup(name) is None:
+            table.add_row(name, "BROKEN", "", "see the message below; llmkit rm removes it")
     Console().print(table)
+    for problem in broken.values():  # whole, on stderr: a table would cut the path short
+        click.echo(f"broken: {problem.name}: {problem.problem}", err=True)
 
 
 @app.command()
@@ -207,6 +217,8 @@ def rm(name: str) -> None:
         removed = ModelStore().remove(name)
     except LLMKitError as exc:
         _fail(exc)
+    if isinstance(removed, BrokenModel):
+        click.echo(f"warning: {removed.problem}", err=True)
     click.echo(f"removed {removed.name} ({removed.path})")
 
 
@@ -311,6 +323,21 @@ def template_show(file: str, what: str) -> None:
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    help="In-process engine: requests decoded together (default 4), each slot keeping its "
+    "prompt's cache.",
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(min=0),
+    default=None,
+    help="In-process engine: requests that may wait for a slot (default 512); one more is "
+    "answered 503 (Ollama API) or 429 with Retry-After (OpenAI API).",
+)
+@limit_options
 def serve(
     backend_specs: tuple[str, ...],
     models: tuple[str, ...],
@@ -318,6 +345,9 @@ def serve(
     port: int,
     api_key: str | None,
     log_level: str,
+    parallel: int | None,
+    max_queue: int | None,
+    limits: ServeLimits,
 ) -> None:
     """Serve backends over the Ollama API and the OpenAI-compatible API."""
     import importlib.util
@@ -331,12 +361,19 @@ def serve(
         for spec in backend_specs or ("llamacpp",):
             for model in models or (None,):
                 _ensure_model(spec, model)
-        server = build_app(backend_specs, models=models, api_key=api_key or None)
+        server = build_app(
+            backend_specs,
+            models=models,
+            api_key=api_key or None,
+            limits=limits,
+            parallel=parallel,
+            max_queue=max_queue,
+        )
     except LLMKitError as exc:
         _fail(exc)
     if not api_key and not is_loopback(host):
         click.echo(f"warning: serving on {host} without an API key (--api-key)", err=True)
-    run(server, host=host, port=port, log_level=log_level)
+    run(server, host=host, port=port, log_level=log_level, limits=limits)
 
 
 @app.command(name="batch")

@@ -14,9 +14,11 @@
     │   ├── ModelLoadError           the runtime could not load the model
     │   ├── GenerationError          the runtime failed while generating
     │   │   └── RemoteGenerationError   a server reported an error inside a stream
+    │   ├── BackendBusyError         every slot is taken and the queue is full (``.retry_after``)
     │   └── RemoteError              an HTTP backend's server failed (``.url``, ``.status_code``)
     │       ├── ConnectionFailedError   no connection, or it dropped before a response
     │       ├── RemoteTimeoutError      connect, read or whole-request timeout
+    │       ├── ResponseTooLargeError   a body, stream line or stream past a byte limit (``.limit``)
     │       └── HTTPStatusError         an error status; ``.body`` holds the server's message
     │           ├── BadRequestError         400/422 (also an ``InvalidRequestError``)
     │           ├── AuthenticationError     401/403
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "BackendBusyError",
     "BackendError",
     "BackendNotFoundError",
     "BackendNotInstalledError",
@@ -67,6 +70,7 @@ __all__ = [
     "RemoteGenerationError",
     "RemoteModelNotFoundError",
     "RemoteTimeoutError",
+    "ResponseTooLargeError",
     "ResponseFormatError",
     "StreamDecodeError",
     "StreamError",
@@ -204,6 +208,19 @@ class GenerationError(BackendError):
     """The runtime failed while generating."""
 
 
+class BackendBusyError(BackendError):
+    """Every slot is taken and the queue of waiting requests is full: try again later.
+
+    ``retry_after`` is a suggested wait in seconds. ``llmkit serve`` answers it with 503 on
+    the Ollama API (as Ollama does when its queue is full) and 429 with ``Retry-After`` on
+    the OpenAI API (as OpenAI-style servers do).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RemoteError(BackendError):
     """A remote (HTTP) backend's server could not be reached or answered with an error.
 
@@ -228,6 +245,20 @@ class RemoteTimeoutError(RemoteError, TimeoutError):
     def __init__(self, message: str, *, url: str | None = None, phase: str = "read") -> None:
         super().__init__(message, url=url)
         self.phase = phase
+
+
+class ResponseTooLargeError(RemoteError):
+    """The server sent more than a byte limit of the backend allows; reading stopped there.
+
+    ``limit`` is the limit in bytes (counted after decompression), ``option`` the field of
+    :class:`~llmkit.backends.http.limits.ResponseLimits` that sets it (``max_body_bytes``,
+    ``max_line_bytes`` or ``max_stream_bytes``).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, limit: int, option: str) -> None:
+        super().__init__(message, url=url)
+        self.limit = limit
+        self.option = option
 
 
 class HTTPStatusError(RemoteError):

@@ -30,8 +30,10 @@ llama_cpp_server = _load(
 
 @pytest.fixture(scope="session")
 def llmkit_server(smollm2_path):
-    """The real ``llmkit serve`` with SmolLM2, in a subprocess."""
+    """The real ``llmkit serve`` with SmolLM2, in a subprocess: one slot that reads every
+    prompt whole, so that greedy output does not depend on what ran before or beside it."""
     from serve_helpers import serve_process
 
-    with serve_process("--model", "smollm2", "--log-level", "warning") as url:
+    backend = "llamacpp:?parallel=1&cache_prompt=false"
+    with serve_process("--backend", backend, "--model", "smollm2", "--log-level", "warning") as url:
         yield url

@@ -128,3 +128,29 @@ def test_a_long_history_in_a_small_context_is_fitted_quickly(client):
     assert time.monotonic() - started < 20
     assert response.prompt_eval_count < 256
     assert response.dropped_messages is not None and len(response.dropped_messages) > 1900
+
+
+@pytest.mark.parametrize("schema", [{"a": 1}, {"type": "object", "properties": 5}, {"$ref": 7}])
+def test_a_schema_the_grammar_converter_cannot_read_is_refused(client, schema):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.chat(USER, format=schema, options={"num_predict": 3})
+    assert caught.value.fields == ["format"]
+
+
+def test_an_embedding_batch_beyond_the_context_is_cut_to_it(client):
+    response = client.embed("hello", options={"num_batch": 10**9})
+    assert len(response.embeddings[0]) > 100
+
+
+@pytest.mark.parametrize("token", [-1, 10**12])
+def test_context_tokens_outside_the_vocabulary_are_refused(client, token):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.generate("hi", context=[1, 2, token], options={"num_predict": 2})
+    assert caught.value.fields == ["context.2"]
+
+
+def test_keep_alive_strings_out_of_range_are_refused_too():
+    for value in ("inf", "1e20", "-inf", "nan"):
+        with pytest.raises(ValueError, match="keep_alive"):
+            ChatRequest(messages=USER, keep_alive=value)
+    assert ChatRequest(messages=USER, keep_alive="5m").keep_alive == "5m"

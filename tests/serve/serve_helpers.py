@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import struct
@@ -10,8 +12,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -128,11 +131,24 @@ def write_gguf(path: Path, version: int = 3) -> Path:
     return path
 
 
+@dataclass
+class ServedProcess:
+    """A running ``llmkit serve``: its URL, its process, and what it printed so far."""
+
+    url: str
+    process: subprocess.Popen
+    output: Callable[[], str]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
 @contextmanager
-def serve_process(
+def serve_subprocess(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> Iterator[str]:
-    """Run the real ``llmkit serve`` command on a free port; yield its URL once ``/`` answers."""
+) -> Iterator[ServedProcess]:
+    """Run the real ``llmkit serve`` command on a free port; yield it once ``/`` answers."""
     port = free_port()
     command = [sys.executable, "-m", "llmkit", "serve", "--port", str(port), *args]
     with tempfile.TemporaryFile() as log:
@@ -157,7 +173,7 @@ def serve_process(
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            yield url
+            yield ServedProcess(url, process, output)
         finally:
             process.terminate()
             try:
@@ -165,3 +181,98 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def serve_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> Iterator[str]:
+    """Run the real ``llmkit serve`` command on a free port; yield its URL once ``/`` answers."""
+    with serve_subprocess(*args, env=env, timeout=timeout) as served:
+        yield served.url
+
+
+@contextmanager
+def limited_server(app, limits) -> Iterator[int]:
+    """Serve ``app`` on a free port as ``llmkit serve`` does (its protocol and limits), in a
+    thread; yield the port."""
+    import uvicorn
+
+    from llmkit.serve.server import uvicorn_config
+
+    port = free_port()
+    config = uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", limits=limits)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@dataclass
+class Dribbled:
+    """What a raw connection got back: the bytes, whether the server closed it, and when."""
+
+    data: bytes
+    closed: bool
+    seconds: float
+
+    @property
+    def status(self) -> int | None:
+        head = self.data.split(b"\r\n", 1)[0].split()
+        return int(head[1]) if len(head) > 1 and head[0].startswith(b"HTTP/") else None
+
+    def json(self):
+        return json.loads(self.data.split(b"\r\n\r\n", 1)[1])
+
+
+def dribble(
+    port: int,
+    first: bytes,
+    drip: bytes = b"",
+    *,
+    every: float = 0.25,
+    limit: float = 10.0,
+) -> Dribbled:
+    """Open a raw connection, send ``first``, then ``drip`` every ``every`` seconds (Slowloris)
+    until the server closes the connection or ``limit`` seconds pass."""
+    started = time.monotonic()
+    data = b""
+    closed = False
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.settimeout(0.05)
+        if first:
+            sock.sendall(first)
+        next_drip = time.monotonic() + every
+        while time.monotonic() - started < limit:
+            try:
+                piece = sock.recv(65536)
+            except TimeoutError:
+                piece = None
+            except OSError:  # reset: the server closed with our bytes unread
+                closed = True
+                break
+            if piece == b"":
+                closed = True
+                break
+            if piece:
+                data += piece
+            if drip and time.monotonic() >= next_drip:
+                next_drip += every
+                try:
+                    sock.sendall(drip)
+                except OSError:
+                    closed = True
+                    break
+        if closed and not data:
+            with contextlib.suppress(OSError):
+                data = sock.recv(65536)
+    return Dribbled(data, closed, time.monotonic() - started)

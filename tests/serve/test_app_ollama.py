@@ -106,6 +106,20 @@ async def test_tags_show_and_ps(client):
     assert (await client.get("/api/ps")).json() == {"models": []}
 
 
+async def test_ps_answers_whatever_keep_alive_was_stored(mock_app, client):
+    running = mock_app.state.llmkit.running
+    served = mock_app.state.llmkit.catalog.find("mock")
+    for keep_alive in (1e20, float("inf"), 9_223_372_036.0):
+        running.touch(served, keep_alive, now=1e12)
+        (entry,) = (await client.get("/api/ps")).json()["models"]
+        assert entry["expires_at"].endswith("Z")
+
+
+async def test_a_context_within_the_vocabulary_is_fine(client):
+    body = {"model": "mock", "prompt": "x y", "context": [0, 5, 2**31 - 1], "stream": False}
+    assert (await client.post("/api/generate", json=body)).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "words"),
     [
@@ -128,6 +142,21 @@ async def test_tags_show_and_ps(client):
         ("/api/show", {}, 400, "model is required"),
         ("/api/show", {"model": "nope"}, 404, "not found"),
         ("/api/pull", {"model": "smollm2"}, 400, "no model store"),
+        ("/api/chat", '{"model": "\\ud800", "messages": []}', 400, "model: not valid UTF-8"),
+        ("/api/chat", {"model": "mock", "keep_alive": "inf"}, 400, "keep_alive"),
+        ("/api/generate", {"model": "mock", "keep_alive": 1e20}, 400, "keep_alive"),
+        ("/api/embed", {"model": "mock", "input": "x", "keep_alive": "1e20"}, 400, "keep_alive"),
+        (
+            "/api/embeddings",
+            {"model": "mock", "prompt": "x", "keep_alive": "inf"},
+            400,
+            "keep_alive",
+        ),
+        ("/api/generate", {"model": "mock", "prompt": "x", "context": [1, -1]}, 400, "context"),
+        ("/api/generate", {"model": "mock", "prompt": "x", "context": [2**31]}, 400, "context"),
+        ("/api/show", {"model": "mock", "options": {"num_ctx": 1}}, 400, "options"),
+        ("/api/show", {"model": "mock", "verbose": "yes"}, 400, "verbose"),
+        ("/api/chat", "[" * 5000 + "]" * 5000, 400, "deeper than 100 levels"),
     ],
 )
 async def test_errors_are_ollamas_error_object(client, path, body, status, words):

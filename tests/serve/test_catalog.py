@@ -17,6 +17,7 @@ from llmkit.serve.catalog import (
     StoreCatalog,
     gguf_facts,
     gguf_model,
+    gguf_vocab_size,
     model_details,
     normalize_model_name,
     quantization_name,
@@ -165,3 +166,17 @@ def test_smollm2s_real_header(smollm2_path):
     assert metadata["llama.embedding_length"] == 576
     assert metadata["tokenizer.ggml.tokens"] is None
     assert "<|im_start|>" in metadata["tokenizer.chat_template"]
+
+
+def test_the_vocabulary_size_comes_from_the_token_array(tmp_path):
+    path = write_gguf(tmp_path / "m.gguf")
+    assert gguf_vocab_size(path) == 2  # write_gguf's two tokens
+    assert gguf_vocab_size(tmp_path / "missing.gguf") is None
+    assert gguf_model("m", path).vocab_size == 2
+
+
+def test_an_expiry_past_any_timestamp_counts_as_forever():
+    running = RunningModels()
+    model = ServedModel(name="m", upstream=None)
+    running.touch(model, 1e20, now=100.0)
+    assert running.running(now=200.0) == [(model, None)]

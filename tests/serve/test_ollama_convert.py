@@ -209,3 +209,25 @@ def test_tags_and_ps():
     assert ps[0]["expires_at"] == "1970-01-01T00:00:00Z"
     assert ps[1]["expires_at"].startswith("2318")
     assert ps[0]["size_vram"] == 0 and "modified_at" not in ps[0]
+
+
+@pytest.mark.parametrize(
+    ("context", "vocab", "words"),
+    [
+        ([1, -1], 10, "token id -1 at index 1 is outside the model's vocabulary of 10 tokens"),
+        ([10], 10, "token id 10 at index 0"),
+        ([10**12], None, "outside the token ids 0 to 2147483647"),
+        ([-5], None, "token id -5"),
+    ],
+)
+def test_a_context_token_the_model_cannot_have_is_refused(context, vocab, words):
+    with pytest.raises(InvalidRequestError, match=words) as caught:
+        convert.check_context(context, vocab)
+    assert caught.value.fields == ["context"]
+
+
+def test_a_context_within_the_vocabulary_passes():
+    convert.check_context(None, 10)
+    convert.check_context([], 10)
+    convert.check_context([0, 9], 10)
+    convert.check_context([2**31 - 1], None)

@@ -118,3 +118,25 @@ def test_serve_error_keeps_what_it_was_given():
         "c",
         "k",
     )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RecursionError("maximum recursion depth exceeded"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    ],
+)
+def test_errors_only_a_client_can_cause_are_400s_even_when_they_escape(error):
+    problem = problem_for(error)
+    assert (problem.status, problem.type) == (400, "invalid_request_error")
+
+
+def test_error_bodies_are_always_utf8_even_when_they_quote_a_lone_surrogate():
+    problem = problem_for(model_not_found("\ud800", protocol="ollama"))
+    body = ollama_error_body(problem)
+    assert body == {"error": "model '\\ud800' not found"}
+    body["error"].encode()
+    openai_body = openai_error_body(problem_for(InvalidRequestError("x", fields=["\udcff"])))
+    assert openai_body["error"]["param"] == "\\udcff"

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 import anyio
 import anyio.to_thread
 
-from llmkit.errors import BackendError
+from llmkit.errors import BackendBusyError, BackendError
 from llmkit.types.events import StreamEvent
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse
@@ -98,6 +98,8 @@ class ThreadedAsyncBackend:
     Both are sized to the backend's ``max_concurrency`` (1 when it has none, as an
     in-process model is not re-entrant; a batching backend such as llama.cpp with
     ``parallel=N`` serves N streams at once), which this wrapper reports too.
+    A backend's ``max_queue`` bounds the streams waiting for a turn: one more raises
+    :class:`~llmkit.errors.BackendBusyError` at once (none: they all wait).
     Cancelling the awaiting task stops generation after the token in flight:
     the iterator is then closed in a shielded worker call.
     """
@@ -107,8 +109,31 @@ class ThreadedAsyncBackend:
         self.name = backend.name
         concurrency = getattr(backend, "max_concurrency", 1)
         self.max_concurrency: int = concurrency if isinstance(concurrency, int) else 1
+        queue = getattr(backend, "max_queue", None)
+        self.max_queue: int | None = queue if isinstance(queue, int) else None
         self._limiter = limiter
         self._turn: anyio.Semaphore | None = None
+        self._queued = 0
+
+    async def _take_turn(self) -> None:
+        """Wait for a turn, or refuse at once when ``max_queue`` streams already wait."""
+        turn = self._lock()
+        try:
+            turn.acquire_nowait()
+            return
+        except anyio.WouldBlock:
+            pass
+        if self.max_queue is not None and self._queued >= self.max_queue:
+            raise BackendBusyError(
+                f"all {self.max_concurrency} slots are busy and {self._queued} requests wait "
+                f"(max_queue={self.max_queue}); try again later",
+                retry_after=1.0,
+            )
+        self._queued += 1
+        try:
+            await turn.acquire()
+        finally:
+            self._queued -= 1
 
     def _lock(self) -> anyio.Semaphore:
         # A semaphore, not a Lock: a stream may be opened in one task and read or closed
@@ -127,7 +152,8 @@ class ThreadedAsyncBackend:
         self, start: Callable[[], Iterator[StreamEvent]]
     ) -> AsyncGenerator[StreamEvent, None]:
         limiter = self._limiter_now()
-        async with self._lock():
+        await self._take_turn()
+        try:
             iterator = await anyio.to_thread.run_sync(start, limiter=limiter)
             try:
                 while True:
@@ -138,6 +164,8 @@ class ThreadedAsyncBackend:
             finally:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(_close_iterator, iterator, limiter=limiter)
+        finally:
+            self._lock().release()
 
     def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         return self._drive(lambda: self.backend.chat(request))
@@ -146,10 +174,13 @@ class ThreadedAsyncBackend:
         return self._drive(lambda: self.backend.generate(request))
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
-        async with self._lock():
+        await self._take_turn()
+        try:
             return await anyio.to_thread.run_sync(
                 self.backend.embed, request, limiter=self._limiter_now()
             )
+        finally:
+            self._lock().release()
 
     async def aclose(self) -> None:
         turn, held = self._lock(), 0

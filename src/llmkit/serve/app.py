@@ -8,6 +8,12 @@ With an API key, every route but ``/`` (the health check) needs
 ``Authorization: Bearer <key>``; a request without it gets 401 in its
 protocol's shape.  A path no route answers gets 404 (405 for a wrong method),
 in Ollama's shape under ``/api`` and OpenAI's under ``/v1``.
+
+Every request body is read first by :class:`~llmkit.serve.limits.RequestLimits`
+(size and time limits: 413, 408), inside the key check, so a request without the
+key is refused before its body is read (and its connection closed).  An
+exception no route turned into an answer is a 500 in the protocol's shape, never
+uvicorn's plain-text one.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from llmkit.serve.errors import (
     auth_problem,
     ollama_error_body,
     openai_error_body,
+    problem_for,
     route_problem,
 )
+from llmkit.serve.limits import DEFAULT_LIMITS, RequestLimits, ServeLimits
 from llmkit.serve.ollama_routes import ollama_routes
 from llmkit.serve.openai_routes import openai_routes
 from llmkit.serve.router import Router
@@ -79,8 +87,11 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         protocol = protocol_of(scope["path"])
+        # The body is never read: closing the connection stops the client sending it.
         response = _problem_response(
-            auth_problem(protocol), protocol, headers={"WWW-Authenticate": "Bearer"}
+            auth_problem(protocol),
+            protocol,
+            headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
         )
         await response(scope, receive, send)
 
@@ -88,6 +99,12 @@ class BearerAuth:
 async def _route_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     problem = route_problem(request.method, request.url.path, status)
+    return _problem_response(problem, protocol_of(request.url.path))
+
+
+async def _unhandled_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error serving %s", request.url.path, exc_info=exc)
+    problem = problem_for(exc)
     return _problem_response(problem, protocol_of(request.url.path))
 
 
@@ -114,6 +131,7 @@ def create_app(
     models: ModelCatalog | Sequence[str] | None = None,
     api_key: str | None = None,
     close_backends: bool = True,
+    limits: ServeLimits = DEFAULT_LIMITS,
 ) -> Starlette:
     """The server as an ASGI app.
 
@@ -123,7 +141,9 @@ def create_app(
     a list of model names (each passed to the backend as it is), or ``None`` for
     one model named after the backend, which uses its own default model.
     ``api_key``: require ``Authorization: Bearer <api_key>``.  ``close_backends``:
-    close the backends when the app shuts down (its lifespan ends).
+    close the backends when the app shuts down (its lifespan ends).  ``limits``: the
+    request body's size and time limits (the others are the HTTP server's: see
+    :func:`~llmkit.serve.server.uvicorn_config`).
     """
     given = [backends] if isinstance(backends, str | AsyncBackend | Backend) else list(backends)
     resolved = [resolve_async_backend(backend) for backend in given]
@@ -145,10 +165,11 @@ def create_app(
 
     app = Starlette(
         routes=[*ollama_routes(), *openai_routes()],
-        exception_handlers={404: _route_error, 405: _route_error},
+        exception_handlers={404: _route_error, 405: _route_error, Exception: _unhandled_error},
         lifespan=lifespan,
     )
     app.state.llmkit = state
+    app.add_middleware(RequestLimits, limits=limits)
     if api_key:
         app.add_middleware(BearerAuth, api_key=api_key)
     return app

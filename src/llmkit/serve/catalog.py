@@ -35,6 +35,7 @@ __all__ = [
     "StoreCatalog",
     "gguf_facts",
     "gguf_model",
+    "gguf_vocab_size",
     "model_details",
     "normalize_model_name",
     "quantization_name",
@@ -86,6 +87,19 @@ def gguf_facts(path: Path) -> dict[str, Any]:
     return {key: metadata.kv.get(key) for key in metadata.types}
 
 
+def gguf_vocab_size(path: Path) -> int | None:
+    """How many tokens a GGUF model's vocabulary has (``None`` when the file does not say)."""
+    try:
+        metadata = read_gguf_metadata(path, read_arrays=False, string_errors="replace")
+    except (GGUFError, ModelNotFoundError):
+        return None
+    count = metadata.array_lengths.get("tokenizer.ggml.tokens")
+    if isinstance(count, int) and count > 0:
+        return count
+    declared = metadata.kv.get(f"{metadata.architecture}.vocab_size")
+    return declared if isinstance(declared, int) and declared > 0 else None
+
+
 def normalize_model_name(name: str) -> str:
     """``"SmolLM2:latest"`` → ``"smollm2"``: how two model names are compared."""
     text = name.strip().lower()
@@ -107,6 +121,8 @@ class ServedModel:
     description: str = ""
     capabilities: tuple[str, ...] = ("completion",)
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    vocab_size: int | None = None
+    """The model's vocabulary, when known: token ids in ``context`` must be below it."""
 
 
 class ModelCatalog(Protocol):
@@ -157,7 +173,7 @@ class StoreCatalog:
 
     def __init__(self, store: ModelStore | None = None) -> None:
         self._store = store or ModelStore()
-        self._metadata: dict[tuple[str, float], dict[str, Any]] = {}
+        self._metadata: dict[tuple[str, float], tuple[dict[str, Any], int | None]] = {}
 
     @property
     def store(self) -> ModelStore:
@@ -176,6 +192,7 @@ class StoreCatalog:
 
     def _served(self, stored: StoredModel) -> ServedModel:
         entry = lookup(stored.name)
+        metadata, vocab_size = self._gguf(stored.path)
         return ServedModel(
             name=stored.name,
             upstream=stored.name,
@@ -185,16 +202,17 @@ class StoreCatalog:
             path=stored.path,
             description=entry.description if entry else stored.source,
             capabilities=("completion", "embedding"),
-            metadata=self._gguf(stored.path),
+            metadata=metadata,
+            vocab_size=vocab_size,
         )
 
-    def _gguf(self, path: Path) -> dict[str, Any]:
+    def _gguf(self, path: Path) -> tuple[dict[str, Any], int | None]:
         try:
             key = (str(path), path.stat().st_mtime)
         except OSError:
-            return {}
+            return {}, None
         if key not in self._metadata:
-            self._metadata[key] = gguf_facts(path)
+            self._metadata[key] = (gguf_facts(path), gguf_vocab_size(path))
         return self._metadata[key]
 
 
@@ -212,6 +230,7 @@ def gguf_model(name: str, path: Path) -> ServedModel:
         description=str(path),
         capabilities=("completion", "embedding"),
         metadata=metadata,
+        vocab_size=gguf_vocab_size(path),
     )
 
 
@@ -257,10 +276,12 @@ class RunningModels:
 
     A model counts as running from its last request until that request's
     ``keep_alive`` (default five minutes, negative: forever) runs out; a request
-    with ``keep_alive`` 0 removes it at once, as Ollama unloads it.
+    with ``keep_alive`` 0 removes it at once, as Ollama unloads it.  An expiry past
+    :attr:`LATEST` (year 9999, the last a timestamp can show) counts as forever.
     """
 
     DEFAULT_KEEP_ALIVE = 300.0
+    LATEST = 253_402_300_799.0
 
     def __init__(self) -> None:
         self._until: dict[str, tuple[ServedModel, float | None]] = {}
@@ -271,6 +292,8 @@ class RunningModels:
             self._until.pop(model.name, None)
             return
         until = None if keep_alive is None else now + keep_alive
+        if until is not None and not until < self.LATEST:  # also NaN
+            until = None
         self._until[model.name] = (model, until)
 
     def running(self, now: float) -> list[tuple[ServedModel, float | None]]:

@@ -17,6 +17,12 @@ unsupported-option/feature children) → 400; :class:`~llmkit.errors.ModelNotFou
 HTTP ``status_code`` attribute (an upstream server's answer, relayed by an HTTP
 backend) keeps that status, except an upstream 401/403/407, which is this server's
 misconfiguration and becomes 502.
+
+Two exceptions that only a client's request can cause are 400s even when they
+escape the checks meant to catch them first: :class:`RecursionError` (nesting
+too deep) and :class:`UnicodeError` (text that is not UTF-8).  Error messages
+may quote what a client sent, so the bodies escape anything UTF-8 cannot carry
+(a lone surrogate is written ``\ud800``) rather than fail to encode.
 """
 
 from __future__ import annotations
@@ -25,7 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit.errors import InvalidRequestError, LLMKitError, ModelNotFoundError
+from llmkit.errors import (
+    BackendBusyError,
+    InvalidRequestError,
+    LLMKitError,
+    ModelNotFoundError,
+)
 
 __all__ = [
     "Problem",
@@ -34,6 +45,7 @@ __all__ = [
     "model_not_found",
     "ollama_error_body",
     "openai_error_body",
+    "printable",
     "problem_for",
     "route_problem",
 ]
@@ -96,6 +108,9 @@ def problem_for(
         # An upstream's refusal of *our* credentials is this server's fault, not the client's.
         relayed = 502 if status in (401, 403, 407) else status
         return Problem(relayed, str(exc), _openai_type(relayed))
+    if isinstance(exc, BackendBusyError):
+        # Ollama's answer when its queue is full; the OpenAI routes make it 429 (Retry-After).
+        return Problem(503, str(exc), "server_error", None, "server_busy")
     if isinstance(exc, InvalidRequestError):
         param = rename(exc.fields[0]) if exc.fields else None
         return Problem(400, str(exc), "invalid_request_error", param)
@@ -103,6 +118,12 @@ def problem_for(
         return Problem(404, str(exc), "invalid_request_error", "model", "model_not_found")
     if isinstance(exc, LLMKitError):
         return Problem(500, str(exc), "server_error")
+    if isinstance(exc, RecursionError):
+        return Problem(400, "the request nests too deeply to be read", "invalid_request_error")
+    if isinstance(exc, UnicodeError):
+        return Problem(
+            400, f"the request holds text that is not valid UTF-8: {exc}", "invalid_request_error"
+        )
     return Problem(500, f"internal error: {type(exc).__name__}: {exc}", "server_error")
 
 
@@ -138,18 +159,25 @@ def route_problem(method: str, path: str, status: int) -> Problem:
     )
 
 
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate becomes the six characters ``\ud800``."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def ollama_error_body(problem: Problem) -> dict[str, Any]:
     """``{"error": "..."}``: Ollama's error body and mid-stream error line."""
-    return {"error": problem.message}
+    return {"error": printable(problem.message)}
 
 
 def openai_error_body(problem: Problem) -> dict[str, Any]:
     """``{"error": {"message", "type", "param", "code"}}``: OpenAI's error body."""
     return {
         "error": {
-            "message": problem.message,
+            "message": printable(problem.message),
             "type": problem.type,
-            "param": problem.param,
+            "param": None if problem.param is None else printable(problem.param),
             "code": problem.code,
         }
     }

@@ -31,6 +31,7 @@ __all__ = [
     "OllamaChunks",
     "chat_body",
     "chat_request",
+    "check_context",
     "embed_body",
     "embed_request",
     "embeddings_request",
@@ -136,6 +137,30 @@ def generate_request(body: dict[str, Any]) -> OllamaCall[GenerateRequest]:
             "raw mode does not support template, system, or context", fields=["raw"]
         )
     return OllamaCall(model, stream, validate(GenerateRequest, body))
+
+
+#: A token id is a C ``int32`` in llama.cpp (and in Ollama's Go server).
+_MAX_TOKEN_ID = 2**31 - 1
+
+
+def check_context(context: list[int] | None, vocab_size: int | None) -> None:
+    """Refuse a ``context`` with a token id the model cannot have: negative, or not below
+    ``vocab_size`` (when the model's vocabulary is unknown, past an ``int32``)."""
+    if not context:
+        return
+    ceiling = vocab_size if vocab_size is not None else _MAX_TOKEN_ID + 1
+    for index, token in enumerate(context):
+        if not 0 <= token < ceiling:
+            where = (
+                f"the model's vocabulary of {vocab_size} tokens (ids 0 to {vocab_size - 1})"
+                if vocab_size is not None
+                else f"the token ids 0 to {_MAX_TOKEN_ID}"
+            )
+            raise InvalidRequestError(
+                f"context: token id {token} at index {index} is outside {where}; send back the "
+                "context a previous answer gave",
+                fields=["context"],
+            )
 
 
 def embed_request(body: dict[str, Any]) -> OllamaCall[EmbedRequest]:
@@ -290,16 +315,23 @@ def tags_body(models: Iterable[ServedModel]) -> dict[str, Any]:
     return {"models": [_listed(model) for model in models]}
 
 
+_FOREVER = "2318-08-14T00:00:00Z"
+
+
+def _expires_at(until: float | None) -> str:
+    if until is None:
+        return _FOREVER
+    try:
+        return datetime.fromtimestamp(until, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):  # past what a timestamp can show
+        return _FOREVER
+
+
 def ps_body(running: Iterable[tuple[ServedModel, float | None]]) -> dict[str, Any]:
     """``/api/ps``: the models in use, with when they expire (far future for "forever")."""
     models = []
     for model, until in running:
-        expires = (
-            datetime.fromtimestamp(until, UTC).isoformat().replace("+00:00", "Z")
-            if until is not None
-            else "2318-08-14T00:00:00Z"
-        )
         entry = _listed(model)
         del entry["modified_at"]
-        models.append({**entry, "expires_at": expires, "size_vram": 0})
+        models.append({**entry, "expires_at": _expires_at(until), "size_vram": 0})
     return {"models": models}

@@ -27,14 +27,14 @@ from llmkit.models.store import ModelStore
 from llmkit.serve import ollama_convert as convert
 from llmkit.serve.catalog import RunningModels, ServedModel, show_model
 from llmkit.serve.errors import ServeError, model_not_found, ollama_error_body, problem_for
-from llmkit.serve.state import ServeState, resolve_model, serve_state
+from llmkit.serve.state import ServeState, json_body, resolve_model, serve_state
 from llmkit.serve.streaming import (
     EventStreamResponse,
     StreamedEvents,
     collect,
     until_disconnected,
 )
-from llmkit.serve.wire import dumps, parse_duration, parse_json_object
+from llmkit.serve.wire import dumps, parse_duration
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
 from llmkit.types.events import StreamEvent
 from llmkit.types.requests import ChatRequest, GenerateRequest
@@ -75,10 +75,6 @@ def endpoint(handler: Handler) -> Handler:
             return ollama_error_response(exc)
 
     return wrapped
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
 
 
 def _keep_alive(value: str | float | None) -> float | None:
@@ -130,7 +126,7 @@ def _touch(state: ServeState, served: ServedModel, keep_alive: float | None) -> 
 async def chat(request: Request) -> Response:
     """``POST /api/chat``."""
     state = serve_state(request)
-    call = convert.chat_request(await _body(request))
+    call = convert.chat_request(await json_body(request))
     served = await resolve_model(state, call.model, protocol="ollama")
     keep_alive = _keep_alive(call.request.keep_alive)
     _touch(state, served, keep_alive)
@@ -146,8 +142,9 @@ async def chat(request: Request) -> Response:
 async def generate(request: Request) -> Response:
     """``POST /api/generate``."""
     state = serve_state(request)
-    call = convert.generate_request(await _body(request))
+    call = convert.generate_request(await json_body(request))
     served = await resolve_model(state, call.model, protocol="ollama")
+    convert.check_context(call.request.context, served.vocab_size)
     keep_alive = _keep_alive(call.request.keep_alive)
     _touch(state, served, keep_alive)
     if not call.request.prompt and not call.request.images:
@@ -166,7 +163,7 @@ async def generate(request: Request) -> Response:
 async def embed(request: Request) -> Response:
     """``POST /api/embed``."""
     state = serve_state(request)
-    call = convert.embed_request(await _body(request))
+    call = convert.embed_request(await json_body(request))
     served = await resolve_model(state, call.model, protocol="ollama")
     _touch(state, served, _keep_alive(call.request.keep_alive))
     if call.request.input in ("", []):
@@ -184,8 +181,9 @@ async def embed(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     """``POST /api/embeddings`` (legacy: one prompt, one ``embedding``)."""
     state = serve_state(request)
-    call = convert.embeddings_request(await _body(request))
+    call = convert.embeddings_request(await json_body(request))
     served = await resolve_model(state, call.model, protocol="ollama")
+    _touch(state, served, _keep_alive(call.request.keep_alive))
     if call.request.input == "":
         return JSONResponse({"embedding": []})
     backend_request = call.request.model_copy(update={"model": served.upstream})
@@ -216,10 +214,15 @@ async def ps(request: Request) -> Response:
 async def show(request: Request) -> Response:
     """``POST /api/show``."""
     state = serve_state(request)
-    body = await _body(request)
+    body = await json_body(request)
     name = body.get("model") or body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("model is required", fields=["model"])
+    unknown = sorted(set(body) - {"model", "name", "verbose"})
+    if unknown:
+        raise InvalidRequestError(f"{unknown[0]}: unknown field", fields=unknown)
+    if not isinstance(body.get("verbose", False), bool | None):
+        raise InvalidRequestError("verbose: expected true or false", fields=["verbose"])
     served = await resolve_model(state, name, protocol="ollama")
     return JSONResponse(show_model(served))
 
@@ -239,7 +242,7 @@ async def root(request: Request) -> Response:
 async def pull(request: Request) -> Response:
     """``POST /api/pull``: a registry model into the local store, with progress lines."""
     state = serve_state(request)
-    name, stream = convert.pull_request(await _body(request))
+    name, stream = convert.pull_request(await json_body(request))
     store = state.catalog.store
     if store is None:
         raise ServeError(

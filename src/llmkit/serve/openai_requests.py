@@ -40,7 +40,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from llmkit.errors import InvalidRequestError
 from llmkit.serve.wire import validate
@@ -82,7 +82,7 @@ class _Sampling(_Strict):
     """The arguments every generating endpoint shares, the servers' extras included."""
 
     model: str
-    stream: bool | None = None
+    stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
     temperature: Temperature | None = None
     top_p: Probability | None = None

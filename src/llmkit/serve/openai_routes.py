@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio.to_thread
@@ -19,14 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from llmkit.errors import LLMKitError
+from llmkit.errors import BackendBusyError, LLMKitError
 from llmkit.serve import openai_requests as requests
 from llmkit.serve import openai_responses as responses
 from llmkit.serve.catalog import ServedModel
 from llmkit.serve.errors import model_not_found, openai_error_body, problem_for
-from llmkit.serve.state import ServeState, resolve_model, serve_state
+from llmkit.serve.state import ServeState, json_body, resolve_model, serve_state
 from llmkit.serve.streaming import StreamedEvents, collect, until_disconnected
-from llmkit.serve.wire import dumps, parse_json_object
+from llmkit.serve.wire import dumps
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
 from llmkit.types.events import StreamEvent
 from llmkit.types.responses import ChatResponse, GenerateResponse
@@ -45,6 +47,13 @@ def openai_error_response(exc: Exception) -> JSONResponse:
     problem = problem_for(exc, param_name=requests.openai_param)
     if not isinstance(exc, LLMKitError):
         logger.error("unexpected error in an OpenAI route", exc_info=exc)
+    if isinstance(exc, BackendBusyError):
+        # OpenAI-style servers answer a full queue with 429 and when to come back.
+        retry = max(1, math.ceil(exc.retry_after or 1))
+        busy = replace(problem, status=429, type="rate_limit_error")
+        return JSONResponse(
+            openai_error_body(busy), status_code=429, headers={"Retry-After": str(retry)}
+        )
     return JSONResponse(openai_error_body(problem), status_code=problem.status)
 
 
@@ -67,10 +76,6 @@ def endpoint(handler: Handler) -> Handler:
             return openai_error_response(exc)
 
     return wrapped
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
 
 
 def _sse_response(
@@ -103,7 +108,7 @@ async def _touch(state: ServeState, name: str) -> ServedModel:
 async def chat_completions(request: Request) -> Response:
     """``POST /v1/chat/completions``."""
     state = serve_state(request)
-    call = requests.chat_request(await _body(request))
+    call = requests.chat_request(await json_body(request))
     served = await _touch(state, call.model)
     backend_request = call.request.model_copy(update={"model": served.upstream})
     if call.stream:
@@ -123,7 +128,7 @@ async def chat_completions(request: Request) -> Response:
 async def completions(request: Request) -> Response:
     """``POST /v1/completions`` (the prompt is sent as it is, without a chat template)."""
     state = serve_state(request)
-    call = requests.completion_request(await _body(request))
+    call = requests.completion_request(await json_body(request))
     served = await _touch(state, call.model)
     backend_request = call.request.model_copy(update={"model": served.upstream})
     if call.stream:
@@ -142,7 +147,7 @@ async def completions(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     """``POST /v1/embeddings`` (``encoding_format`` float or base64)."""
     state = serve_state(request)
-    call = requests.embedding_request(await _body(request))
+    call = requests.embedding_request(await json_body(request))
     served = await _touch(state, call.model)
     backend_request = call.request.model_copy(update={"model": served.upstream})
     finished, response = await until_disconnected(

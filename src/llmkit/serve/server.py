@@ -15,15 +15,20 @@
   ``--model`` names (each passed upstream as it is), or one model named after the
   backend when none is given.
 
-:func:`run` serves the app with uvicorn.
+:func:`run` serves the app with uvicorn (:func:`uvicorn_config`), with the
+:class:`~llmkit.serve.limits.ServeLimits` on each request and connection: the
+body's in the app (:class:`~llmkit.serve.limits.RequestLimits`), the headers' and
+the idle connection's in the HTTP protocol (:mod:`llmkit.serve.http11`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
@@ -34,8 +39,12 @@ from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.serve.app import create_app
 from llmkit.serve.catalog import FixedCatalog, ModelCatalog, StoreCatalog, gguf_model
+from llmkit.serve.limits import DEFAULT_LIMITS, ServeLimits
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "build_app", "is_loopback", "run"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "build_app", "is_loopback", "run", "uvicorn_config"]
 
 logger = logging.getLogger("llmkit.serve")
 
@@ -49,8 +58,15 @@ def _is_path(target: str) -> bool:
 
 
 def _in_process(
-    targets: list[str], models: Sequence[str], store: ModelStore
+    targets: list[str], models: Sequence[str], store: ModelStore, engine: dict[str, int]
 ) -> tuple[list[AsyncBackend], ModelCatalog]:
+    # A target's query (``?parallel=2&cache_prompt=false``) sets its engine; it goes with it.
+    queries = {target.partition("?")[2] for target in targets}
+    if len(queries) > 1:
+        raise BackendError("llamacpp backends served together must set their engine alike")
+    query = queries.pop()
+    suffix = f"?{query}" if query else ""
+    targets = [target.partition("?")[0] for target in targets]
     files = sorted({target for target in targets if _is_path(target)})
     if files:
         if len(files) > 1 or len(files) != len(set(targets)):
@@ -60,12 +76,18 @@ def _in_process(
             )
         path = Path(files[0]).expanduser()
         name = models[0] if models else path.stem
-        backends = [resolve_async_backend(f"llamacpp:{path}", store=store) for _ in targets]
+        backends = [
+            resolve_async_backend(f"llamacpp:{path}{suffix}", store=store, **engine)
+            for _ in targets
+        ]
         return backends, FixedCatalog([gguf_model(name, path)])
     default = (list(models) or [target for target in targets if target] or [DEFAULT_MODEL])[0]
     for model in models:
         store.resolve(model)  # a registry model is pulled; an unknown one is an error now
-    backends = [resolve_async_backend(f"llamacpp:{default}", store=store) for _ in targets]
+    backends = [
+        resolve_async_backend(f"llamacpp:{default}{suffix}", store=store, **engine)
+        for _ in targets
+    ]
     return backends, StoreCatalog(store)
 
 
@@ -75,22 +97,35 @@ def build_app(
     models: Sequence[str] = (),
     api_key: str | None = None,
     store: ModelStore | None = None,
+    limits: ServeLimits = DEFAULT_LIMITS,
+    parallel: int | None = None,
+    max_queue: int | None = None,
 ) -> Starlette:
-    """The app ``llmkit serve`` runs for these backend strings; see the module docstring."""
+    """The app ``llmkit serve`` runs for these backend strings; see the module docstring.
+
+    ``parallel`` and ``max_queue`` set the in-process engine's slots and queue (the llama.cpp
+    plug-in's defaults otherwise)."""
     specs = list(specs) or ["llamacpp"]
     parsed = [parse_backend_spec(spec) for spec in specs]
     if all(scheme == "llamacpp" for scheme, _ in parsed):
+        engine = {
+            key: value
+            for key, value in (("parallel", parallel), ("max_queue", max_queue))
+            if value is not None
+        }
         backends, catalog = _in_process(
-            [target for _, target in parsed], models, store or ModelStore()
+            [target for _, target in parsed], models, store or ModelStore(), engine
         )
-        return create_app(backends, models=catalog, api_key=api_key)
+        return create_app(backends, models=catalog, api_key=api_key, limits=limits)
     if any(scheme == "llamacpp" for scheme, _ in parsed):
         raise BackendError(
             "the in-process llamacpp backend cannot share a router with other backends; "
             "serve it alone, or put it behind its own llmkit serve"
         )
+    if parallel is not None or max_queue is not None:
+        raise BackendError("--parallel and --max-queue set the in-process llamacpp backend only")
     resolved = [resolve_async_backend(spec) for spec in specs]
-    return create_app(resolved, models=list(models) or None, api_key=api_key)
+    return create_app(resolved, models=list(models) or None, api_key=api_key, limits=limits)
 
 
 def is_loopback(host: str) -> bool:
@@ -98,10 +133,50 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def run(
-    app: Starlette, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info"
-) -> None:
-    """Serve ``app`` with uvicorn until interrupted."""
+def uvicorn_config(
+    app: Starlette,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    limits: ServeLimits = DEFAULT_LIMITS,
+) -> uvicorn.Config:
+    """How :func:`run` configures uvicorn: h11 with the header and keep-alive timeouts of
+    ``limits`` (:mod:`llmkit.serve.http11`), its header size limit, and no WebSockets."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    from llmkit.serve.http11 import protocol_class
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=protocol_class(limits),
+        ws="none",
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+    )
+
+
+def run(
+    app: Starlette,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    log_level: str = "info",
+    limits: ServeLimits = DEFAULT_LIMITS,
+) -> None:
+    """Serve ``app`` with uvicorn until interrupted (see :func:`uvicorn_config`).
+
+    The body's limits are the app's own (``create_app(limits=...)``); ``limits``
+    here sets the header timeout, the keep-alive timeout and the header size.
+    """
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn_config(app, host=host, port=port, log_level=log_level, limits=limits)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits

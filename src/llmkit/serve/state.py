@@ -3,6 +3,8 @@
 One :class:`ServeState` lives on the Starlette app (``app.state.llmkit``); the
 routes read it and :func:`resolve_model` turns a client's model name into a
 :class:`~llmkit.serve.catalog.ServedModel` or the protocol's 404.
+:func:`json_body` reads a request's JSON object (a large one in a worker thread,
+so that checking it does not hold up the other connections).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -17,8 +20,12 @@ from starlette.requests import Request
 from llmkit.backends.base import AsyncBackend
 from llmkit.serve.catalog import ModelCatalog, RunningModels, ServedModel
 from llmkit.serve.errors import model_not_found
+from llmkit.serve.wire import parse_json_object
 
-__all__ = ["ServeState", "resolve_model", "serve_state"]
+__all__ = ["ServeState", "json_body", "resolve_model", "serve_state"]
+
+#: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
+INLINE_BODY_BYTES = 64 << 10
 
 
 @dataclass
@@ -45,3 +52,11 @@ async def resolve_model(state: ServeState, name: str, *, protocol: str) -> Serve
     if found is None:
         raise model_not_found(name, protocol=protocol, can_pull=state.catalog.store is not None)
     return found
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's body as one JSON object (:func:`~llmkit.serve.wire.parse_json_object`)."""
+    raw = await request.body()
+    if len(raw) <= INLINE_BODY_BYTES:
+        return parse_json_object(raw)
+    return await anyio.to_thread.run_sync(parse_json_object, raw)

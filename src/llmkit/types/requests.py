@@ -39,8 +39,16 @@ class _Request(BaseModel):
     @classmethod
     def _bounded_keep_alive(cls, value: str | float | None) -> str | float | None:
         # A Go duration holds at most about 292 years (int64 nanoseconds), as Ollama's does.
-        if isinstance(value, float | int) and not (
-            math.isfinite(value) and abs(value) <= _MAX_KEEP_ALIVE_SECONDS
+        number: float | None = None
+        if isinstance(value, float | int):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())  # "300", "inf", "1e20"; "5m" is Go's form
+            except ValueError:
+                number = None
+        if number is not None and not (
+            math.isfinite(number) and abs(number) <= _MAX_KEEP_ALIVE_SECONDS
         ):
             raise ValueError(
                 f"must be a finite number of seconds of at most {_MAX_KEEP_ALIVE_SECONDS:.0f} "

@@ -18,6 +18,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ def _now() -> str:
 #: Engine slots when ``parallel`` is not given: a few agents or clients at once, each with
 #: ``num_ctx`` cells of KV cache (docs/backends.md says what that costs per model).
 DEFAULT_PARALLEL = 4
+#: Requests that may wait for a slot (Ollama's OLLAMA_MAX_QUEUE default); one more is refused
+#: with ``BackendBusyError``.
+DEFAULT_MAX_QUEUE = 512
 
 
 class _Loaded(LoadedModel):
@@ -84,11 +88,11 @@ class _Loaded(LoadedModel):
         self.engine: BatchEngine | None = None
         self._engine_lock = threading.Lock()
 
-    def engine_for(self, parallel: int) -> BatchEngine:
+    def engine_for(self, parallel: int, max_queue: int) -> BatchEngine:
         """The batched decoding engine on this model (made on first use)."""
         with self._engine_lock:
             if self.engine is None:
-                self.engine = BatchEngine(self.llm, parallel=parallel)
+                self.engine = BatchEngine(self.llm, parallel=parallel, max_queue=max_queue)
             return self.engine
 
     def _special_text(self, token: int) -> str:
@@ -135,6 +139,9 @@ class LlamaCppBackend:
     ran before, as a prompt read in pieces gives logits that can differ in the last
     bits from one read whole.
 
+    At most ``max_queue`` requests wait for a slot (default :data:`DEFAULT_MAX_QUEUE`); one
+    more raises :class:`~llmkit.errors.BackendBusyError` at once.
+
     ``engine=False`` takes llama-cpp-python's own ``Llama.generate`` instead, one
     request at a time on the model's own context; there ``reuse_prompt_cache`` keeps
     the previous request's cache and reads only the part of the prompt that differs.
@@ -164,6 +171,7 @@ class LlamaCppBackend:
         parallel: int | None = None,
         cache_prompt: bool = True,
         engine: bool = True,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         if parallel is None:
             parallel = DEFAULT_PARALLEL if engine else 1
@@ -183,7 +191,13 @@ class LlamaCppBackend:
                 "engine=False serves one request at a time: parallel must be 1",
                 fields=["parallel"],
             )
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0:
+            raise InvalidRequestError(
+                f"max_queue must be a whole number of requests, 0 or more (got {max_queue!r})",
+                fields=["max_queue"],
+            )
         self.parallel = parallel
+        self.max_queue = max_queue
         self.engine = engine
         self.cache_prompt = cache_prompt
         self.max_concurrency = parallel
@@ -201,8 +215,19 @@ class LlamaCppBackend:
 
     @classmethod
     def from_target(cls, target: str, /, **kwargs: Any) -> LlamaCppBackend:
-        """``llamacpp:NAME`` or ``llamacpp:PATH.gguf``; an empty target is the default model."""
-        return cls(target or None, **kwargs)
+        """``llamacpp:NAME`` or ``llamacpp:PATH.gguf``; an empty target is the default model.
+
+        A query string sets the engine: ``llamacpp:smollm2?parallel=8&cache_prompt=false``
+        (``parallel``, ``cache_prompt``, ``engine``, ``tool_format``, ``max_queue``)."""
+        model, _, query = target.partition("?")
+        for key, value in _target_options(query).items():
+            if key in kwargs:
+                raise InvalidRequestError(
+                    f"backend string: {key} is given twice (in the string and as an argument)",
+                    fields=[key],
+                )
+            kwargs[key] = value
+        return cls(model or None, **kwargs)
 
     # -- the protocol ---------------------------------------------------------
 
@@ -272,6 +297,7 @@ class LlamaCppBackend:
         grammar = _grammar(request.format)
 
         def prompt(loaded: _Loaded) -> list[int]:
+            _check_context_tokens(loaded, request.context)
             if go is not None and not request.raw:
                 turns = [Message(role="user", content=request.prompt)]
                 if request.system:
@@ -519,7 +545,7 @@ class LlamaCppBackend:
             limit = _token_limit(split.num_predict, n_ctx - len(prompt))
             cache = self.cache_prompt if split.cache_prompt is None else split.cache_prompt
             job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar, cache)
-            stream = loaded.engine_for(self.parallel).submit(job)
+            stream = loaded.engine_for(self.parallel, self.max_queue).submit(job)
             for item in stream:
                 if not isinstance(item, Finished):
                     yield item
@@ -542,6 +568,60 @@ class LlamaCppBackend:
                 stream.close()
             if unload_after_request(keep_alive):
                 self._loaded.unload(loaded)
+
+
+def _flag(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not true or false: {text!r}")
+
+
+_TARGET_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "parallel": int,
+    "cache_prompt": _flag,
+    "engine": _flag,
+    "tool_format": str,
+    "max_queue": int,
+}
+
+
+def _target_options(query: str) -> dict[str, Any]:
+    """The backend options of a backend string's query (``parallel=8&cache_prompt=false``)."""
+    if not query:
+        return {}
+    try:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise InvalidRequestError(f"backend string: bad query {query!r}: {exc}") from exc
+    options: dict[str, Any] = {}
+    for key, text in pairs:
+        parse = _TARGET_OPTIONS.get(key)
+        if parse is None:
+            raise InvalidRequestError(
+                f"backend string: unknown option {key!r} (known: {', '.join(_TARGET_OPTIONS)})",
+                fields=[key],
+            )
+        try:
+            options[key] = parse(text)
+        except ValueError as exc:
+            raise InvalidRequestError(f"backend string: {key}: {exc}", fields=[key]) from exc
+    return options
+
+
+def _check_context_tokens(loaded: _Loaded, context: list[int] | None) -> None:
+    """A generate request's ``context`` must be token ids of this model's vocabulary."""
+    if not context:
+        return
+    n_vocab = loaded.llm.n_vocab()
+    for index, token in enumerate(context):
+        if not 0 <= token < n_vocab:
+            raise InvalidRequestError(
+                f"context.{index}: {token} is not a token of this model (0 to {n_vocab - 1})",
+                fields=[f"context.{index}"],
+            )
 
 
 def _check_context_options(path: Path, load: dict[str, Any]) -> None:
@@ -735,9 +815,9 @@ def _grammar(format: Any) -> _RequestGrammar | None:
             grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
         else:
             grammar = LlamaGrammar.from_json_schema(json.dumps(format), verbose=False)
-    except (ValueError, RuntimeError, RecursionError) as exc:
+    except Exception as exc:  # llama-cpp-python's converter on an untrusted schema
         raise InvalidRequestError(
-            f"format: cannot turn this JSON schema into a grammar: {exc}", fields=["format"]
+            f"format: cannot turn this JSON schema into a grammar: {exc!r}", fields=["format"]
         ) from exc
     return _RequestGrammar(grammar, "format", "this JSON schema")
 
@@ -750,9 +830,9 @@ def _tool_grammar(forced: ToolCallGrammar | None) -> _RequestGrammar | None:
 
     try:
         grammar = LlamaGrammar.from_string(forced.gbnf(json_schema_to_gbnf), verbose=False)
-    except (ValueError, RuntimeError, RecursionError) as exc:
+    except Exception as exc:  # llama-cpp-python's converter on untrusted schemas
         raise InvalidRequestError(
-            f"tools: cannot turn the tools' parameters into a grammar: {exc}", fields=["tools"]
+            f"tools: cannot turn the tools' parameters into a grammar: {exc!r}", fields=["tools"]
         ) from exc
     return _RequestGrammar(grammar, "tools", "the tools' parameters")
 

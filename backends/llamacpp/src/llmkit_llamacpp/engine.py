@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmkit.errors import GenerationError, InvalidRequestError, ModelLoadError
+from llmkit.errors import BackendBusyError, GenerationError, InvalidRequestError, ModelLoadError
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.types.events import TextDelta
 from llmkit_llamacpp.sampling import SamplerChain, SamplerSpec
@@ -167,7 +167,7 @@ class BatchEngine:
     model: :meth:`close` it before the ``Llama`` is closed.
     """
 
-    def __init__(self, llm: Any, *, parallel: int) -> None:
+    def __init__(self, llm: Any, *, parallel: int, max_queue: int = 512) -> None:
         import llama_cpp
 
         if parallel < 1 or parallel > llama_cpp.llama_max_parallel_sequences():
@@ -176,6 +176,8 @@ class BatchEngine:
                 f"{llama_cpp.llama_max_parallel_sequences()} sequences"
             )
         self.parallel = parallel
+        self.max_queue = max_queue
+        """Jobs that may wait for a slot; one more is refused with ``BackendBusyError``."""
         self.n_ctx_seq = int(llm.n_ctx())
         self._llm = llm
         params = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
@@ -236,6 +238,12 @@ class BatchEngine:
         with self._wake:
             if self._closing:
                 raise GenerationError("the batch engine is closed")
+            if len(self._waiting) >= self.max_queue and None not in self._slots:
+                raise BackendBusyError(
+                    f"all {self.parallel} slots are busy and {len(self._waiting)} requests "
+                    f"wait (max_queue={self.max_queue}); try again later",
+                    retry_after=1.0,
+                )
             self._waiting.append(running)
             self._wake.notify()
         return SequenceStream(self, running)

@@ -224,9 +224,10 @@ def split_options(options: Options | None, *, with_defaults: bool = True) -> Spl
         else:
             target = split.load if rule.stage == "load" else split.sample
             target.update(rule.convert(value) if rule.convert else {rule.target: value})
-    if "n_batch" in split.load and "n_ctx" in split.load:
+    if "n_batch" in split.load:
         # As Ollama does: a batch never exceeds the context (llama.cpp would allocate it).
-        split.load["n_batch"] = min(split.load["n_batch"], split.load["n_ctx"])
+        context = split.load.get("n_ctx", DEFAULTS["num_ctx"])
+        split.load["n_batch"] = min(split.load["n_batch"], context)
     if options is not None and options.extra:
         allowed = _load_keywords()
         for key, value in options.extra.items():
