@@ -110,7 +110,12 @@ async def test_models_and_one_model(client):
             400,
             "temperature",
         ),
-        ("/v1/chat/completions", {"model": "mock", "messages": USER, "n": 3}, 400, "n"),
+        (
+            "/v1/chat/completions",
+            {"model": "mock", "messages": USER, "n": 2, "stream": True},
+            400,
+            "n",
+        ),
         ("/v1/chat/completions", {"model": "mock", "messages": USER, "bogus": 1}, 400, "bogus"),
         ("/v1/chat/completions", {"model": "mock"}, 400, "messages"),
         ("/v1/chat/completions", {"model": "gpt-4o", "messages": USER}, 404, "model"),

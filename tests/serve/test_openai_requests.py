@@ -89,7 +89,7 @@ def test_no_sampling_arguments_no_options():
         ({"top_p": 1.5}, "top_p"),
         ({"presence_penalty": 3}, "presence_penalty"),
         ({"max_tokens": -1}, "max_tokens"),
-        ({"n": 2}, "n"),
+        ({"n": 17}, "n"),
         ({"logprobs": True}, "logprobs"),
         ({"top_logprobs": 3}, "top_logprobs"),
         ({"logit_bias": {"50256": -100}}, "logit_bias"),

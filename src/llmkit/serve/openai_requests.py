@@ -250,6 +250,8 @@ class OpenAICall(Generic[R]):
     include_usage: bool
     request: R
     encoding_format: str = "float"
+    n: int = 1
+    """Choices to generate (OpenAI's ``n``): sibling sequences of one prompt."""
 
 
 #: OpenAI / server-extra argument → llmkit option (num_predict is handled apart).
@@ -314,9 +316,15 @@ def _options(body: _Sampling, max_tokens: int | None) -> Options | None:
         raise InvalidRequestError(str(exc), fields=params, errors=exc.errors) from exc
 
 
+#: The most choices (``n``) one request may ask for.
+MAX_CHOICES = 16
+
+
 def _refuse_unsupported(body: _Sampling) -> None:
-    if body.n not in (None, 1):
-        raise _refuse("n", "only n=1 is supported")
+    if body.n is not None and body.n > MAX_CHOICES:
+        raise _refuse("n", f"at most {MAX_CHOICES} choices are generated for one request")
+    if body.n not in (None, 1) and body.stream:
+        raise _refuse("n", "n > 1 is answered whole: send stream=false")
     if body.logit_bias:
         raise _refuse("logit_bias", "is not supported")
     if body.min_tokens:
@@ -530,7 +538,9 @@ def chat_request(body: dict[str, Any]) -> OpenAICall[ChatRequest]:
         if value is not None:
             data[key] = value
     request = validate(ChatRequest, data)
-    return OpenAICall(parsed.model, bool(parsed.stream), _include_usage(parsed), request)
+    return OpenAICall(
+        parsed.model, bool(parsed.stream), _include_usage(parsed), request, n=parsed.n or 1
+    )
 
 
 def completion_request(body: dict[str, Any]) -> OpenAICall[GenerateRequest]:
@@ -555,7 +565,9 @@ def completion_request(body: dict[str, Any]) -> OpenAICall[GenerateRequest]:
     if parsed.suffix:
         data["suffix"] = parsed.suffix
     request = validate(GenerateRequest, data)
-    return OpenAICall(parsed.model, bool(parsed.stream), _include_usage(parsed), request)
+    return OpenAICall(
+        parsed.model, bool(parsed.stream), _include_usage(parsed), request, n=parsed.n or 1
+    )
 
 
 def embedding_request(body: dict[str, Any]) -> OpenAICall[EmbedRequest]:

@@ -252,3 +252,18 @@ def model_body(model: ServedModel) -> dict[str, Any]:
 def models_body(models: Iterable[ServedModel]) -> dict[str, Any]:
     """``/v1/models``."""
     return {"object": "list", "data": [model_body(model) for model in models]}
+
+
+def merge_choices(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """One answer holding the choices of ``bodies`` (one body per choice of ``n``): choice
+    ``i`` from body ``i``; the prompt counted once, the completions' tokens added up."""
+    merged = dict(bodies[0])
+    merged["choices"] = [
+        {**body["choices"][0], "index": index} for index, body in enumerate(bodies)
+    ]
+    usage = dict(bodies[0]["usage"])
+    completion = sum(body["usage"]["completion_tokens"] for body in bodies)
+    usage["completion_tokens"] = completion
+    usage["total_tokens"] = usage["prompt_tokens"] + completion
+    merged["usage"] = usage
+    return merged

@@ -14,8 +14,9 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +32,7 @@ from llmkit.serve.streaming import StreamedEvents, collect, until_disconnected
 from llmkit.serve.wire import dumps
 from llmkit.streaming.accumulator import ChatAccumulator, GenerateAccumulator
 from llmkit.types.events import StreamEvent
+from llmkit.types.requests import ChatRequest, GenerateRequest
 from llmkit.types.responses import ChatResponse, GenerateResponse
 
 __all__ = ["openai_error_response", "openai_routes"]
@@ -98,6 +100,29 @@ def _sse_response(
     )
 
 
+Req = TypeVar("Req", ChatRequest, GenerateRequest)
+
+
+async def _choices(n: int, request: Req, run: Callable[[Req], Awaitable[Any]]) -> list[Any]:
+    """OpenAI's ``n``: the request ``n`` times at once, sibling sequences of one prompt (the
+    in-process engine reads the prompt once and copies its cells to the others). A seeded
+    request's choice ``i`` takes seed + i, so that sampled choices differ."""
+    answers: list[Any] = [None] * n
+
+    async def one(index: int) -> None:
+        sibling = request
+        options = request.options
+        if index and options is not None and options.seed is not None and options.seed >= 0:
+            seeded = options.model_copy(update={"seed": options.seed + index})
+            sibling = request.model_copy(update={"options": seeded})
+        answers[index] = await run(sibling)
+
+    async with anyio.create_task_group() as group:
+        for index in range(n):
+            group.start_soon(one, index)
+    return answers
+
+
 async def _touch(state: ServeState, name: str) -> ServedModel:
     served = await resolve_model(state, name, protocol="openai")
     state.running.touch(served, state.running.DEFAULT_KEEP_ALIVE, state.clock())
@@ -116,6 +141,19 @@ async def chat_completions(request: Request) -> Response:
         return _sse_response(
             lambda: state.backend.chat(backend_request), chunks, head=_sse(chunks.start())
         )
+    if call.n > 1:
+        finished, answers = await until_disconnected(
+            request,
+            lambda: _choices(
+                call.n,
+                backend_request,
+                lambda one: collect(state.backend.chat(one), ChatAccumulator(call.model)),
+            ),
+        )
+        if not finished or answers is None:
+            return Response(status_code=499)
+        bodies = [responses.chat_completion_body(answer, call.model) for answer in answers]
+        return JSONResponse(responses.merge_choices(bodies))
     finished, response = await until_disconnected(
         request, lambda: collect(state.backend.chat(backend_request), ChatAccumulator(call.model))
     )
@@ -134,6 +172,19 @@ async def completions(request: Request) -> Response:
     if call.stream:
         chunks = responses.CompletionChunks(call.model, include_usage=call.include_usage)
         return _sse_response(lambda: state.backend.generate(backend_request), chunks)
+    if call.n > 1:
+        finished, answers = await until_disconnected(
+            request,
+            lambda: _choices(
+                call.n,
+                backend_request,
+                lambda one: collect(state.backend.generate(one), GenerateAccumulator(call.model)),
+            ),
+        )
+        if not finished or answers is None:
+            return Response(status_code=499)
+        bodies = [responses.completion_body(answer, call.model) for answer in answers]
+        return JSONResponse(responses.merge_choices(bodies))
     finished, response = await until_disconnected(
         request,
         lambda: collect(state.backend.generate(backend_request), GenerateAccumulator(call.model)),
