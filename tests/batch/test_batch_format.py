@@ -89,7 +89,7 @@ def test_bad_lines_name_their_line_number_and_problem():
         {"custom_id": "y", "model": "m"},
         {**CHAT, "extra": 1},
         CHAT,
-        {**CHAT, "custom_id": "n", "body": {**CHAT["body"], "n": 3}},
+        {**CHAT, "custom_id": "n", "body": {**CHAT["body"], "n": 17}},  # at most 16
     )
     assert isinstance(lines[0], BatchItem)
     bad = {line.line: line for line in lines if isinstance(line, BadLine)}

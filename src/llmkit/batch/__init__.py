@@ -25,6 +25,7 @@ from anyio.from_thread import start_blocking_portal
 from llmkit.backends import resolve_async_backend
 from llmkit.backends.base import AsyncBackend, Backend
 from llmkit.backends.http.retry import RetryPolicy
+from llmkit.batch.files import BatchFileError
 from llmkit.batch.format import BadLine, BatchItem, LineParser
 from llmkit.batch.progress import Progress, progress_for
 from llmkit.batch.results import ResultFile
@@ -41,6 +42,7 @@ from llmkit.errors import InvalidRequestError
 
 __all__ = [
     "BadLine",
+    "BatchFileError",
     "BatchItem",
     "BatchResult",
     "BatchRun",

@@ -16,11 +16,16 @@ Two shapes of line are read, and may be mixed in one file:
   default model answers.
 
 A line that cannot be used becomes a :class:`BadLine` naming its line number and
-the problem, never an exception: the rest of the batch goes on.
+the problem, never an exception: the rest of the batch goes on.  That includes JSON
+nested deeper than :data:`MAX_JSON_DEPTH` levels (checked without recursion, before
+anything walks the value), a line too long to read, and any unexpected error while
+reading a line.
 """
 
 from __future__ import annotations
 
+import logging
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,7 +37,9 @@ from llmkit.serve import ollama_convert, openai_requests
 from llmkit.serve.wire import validate
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 
-__all__ = ["ENDPOINTS", "BadLine", "BatchItem", "Kind", "LineParser", "Shape"]
+__all__ = ["ENDPOINTS", "MAX_JSON_DEPTH", "BadLine", "BatchItem", "Kind", "LineParser", "Shape"]
+
+logger = logging.getLogger("llmkit.batch")
 
 Kind = Literal["chat", "generate", "embed"]
 Shape = Literal["openai", "ollama"]
@@ -48,6 +55,11 @@ ENDPOINTS: dict[str, tuple[Kind, Shape]] = {
     "/api/embed": ("embed", "ollama"),
 }
 _ENVELOPE_KEYS = frozenset({"custom_id", "method", "url", "body"})
+#: How deep a line's arrays and objects may nest (the line itself is level 1), as ``llmkit serve``.
+MAX_JSON_DEPTH = 100
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlevel = 2
 _BARE_URL: dict[str, str] = {
     "messages": "/api/chat",
     "prompt": "/api/generate",
@@ -88,6 +100,28 @@ class BadLine:
     fields: list[str] = field(default_factory=list)
 
 
+def _shown(value: object) -> str:
+    """A value from a line, for a message: short, and safe at any size or depth."""
+    return _SHORT.repr(value)
+
+
+def _too_deep(value: object, limit: int) -> list[str] | None:
+    """The path to the first array or object nested past ``limit`` levels (iteratively)."""
+    stack: list[tuple[object, list[str], int]] = [(value, [], 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return path
+            pairs = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(
+                (child, [*path, str(key)], depth + 1)
+                for key, child in pairs
+                if isinstance(child, dict | list)
+            )
+    return None
+
+
 def _object(raw: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
@@ -95,6 +129,12 @@ def _object(raw: bytes) -> dict[str, Any]:
         raise _Problem("invalid_json", f"invalid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise _Problem("invalid_line", f"expected a JSON object, got {type(value).__name__}")
+    path = _too_deep(value, MAX_JSON_DEPTH)
+    if path is not None:
+        where = ".".join(part[:40] for part in path[:8]) + (".…" if len(path) > 8 else "")
+        raise _Problem(
+            "invalid_request", f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels", [where]
+        )
     return value
 
 
@@ -113,7 +153,7 @@ def _custom_id(data: dict[str, Any]) -> str | None:
     if not isinstance(custom_id, str) or not custom_id:
         raise _Problem(
             "invalid_line",
-            f"custom_id must be a non-empty string, got {custom_id!r}",
+            f"custom_id must be a non-empty string, got {_shown(custom_id)}",
             ["custom_id"],
         )
     return custom_id
@@ -133,16 +173,17 @@ def _envelope(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         )
     unknown = sorted(set(data) - _ENVELOPE_KEYS)
     if unknown:
-        raise _Problem("invalid_line", f"{unknown[0]}: unknown field of a batch line", unknown)
+        name = unknown[0] if len(unknown[0]) <= 80 else unknown[0][:80] + "…"
+        raise _Problem("invalid_line", f"{name}: unknown field of a batch line", [name])
     method = data.get("method", "POST")
     if method != "POST":
         raise _Problem(
-            "invalid_line", f"method: only POST is supported, got {method!r}", ["method"]
+            "invalid_line", f"method: only POST is supported, got {_shown(method)}", ["method"]
         )
     named = data.get("url")
     if not isinstance(named, str) or named not in ENDPOINTS:
         known = ", ".join(ENDPOINTS)
-        raise _Problem("invalid_line", f"url: {named!r} is not one of {known}", ["url"])
+        raise _Problem("invalid_line", f"url: {_shown(named)} is not one of {known}", ["url"])
     payload = data.get("body")
     if not isinstance(payload, dict):
         raise _Problem("invalid_line", "body: expected a JSON object", ["body"])
@@ -212,6 +253,13 @@ class LineParser:
             return self._bad(line, raw, custom_id, problem.code, problem.message, problem.fields)
         except InvalidRequestError as exc:
             return self._bad(line, raw, custom_id, _code(exc), str(exc), exc.fields)
+        except RecursionError:
+            message = "nested too deeply to read"
+            return self._bad(line, raw, custom_id, "invalid_request", message, [])
+        except Exception as exc:  # never let one line stop the batch
+            logger.debug("batch line %d could not be read", line, exc_info=True)
+            message = f"cannot read this line: {type(exc).__name__}: {str(exc)[:200]}"
+            return self._bad(line, raw, custom_id, "invalid_line", message, [])
         if custom_id is not None:
             first = self._custom_ids.setdefault(custom_id, line)
             if first != line:
@@ -235,6 +283,10 @@ class LineParser:
             model=model,
             encoding_format=encoding,
         )
+
+    def refuse(self, line: int, raw: bytes, code: str, message: str) -> BadLine:
+        """A line refused before it could be parsed (too long, not encodable): a bad line."""
+        return self._bad(line, raw, None, code, message, [])
 
     def _bad(
         self,

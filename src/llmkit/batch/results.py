@@ -7,6 +7,10 @@ most the line being written: a torn last line, with no newline, which
 (:func:`plan_resume`, pure) and, when something must go (a torn tail, a result of
 a request that has since changed, a failure to retry), rewrites the file through
 a temporary file and an atomic rename, keeping every other line byte for byte.
+
+The file itself is handled by :mod:`llmkit.batch.files`: it must be a regular
+file, it is read back a bounded line at a time, and it is locked for the whole
+run, so two batches never write the same file.
 """
 
 from __future__ import annotations
@@ -19,10 +23,18 @@ from typing import IO, Any
 
 import orjson
 
+from llmkit.batch.files import MAX_LINE_BYTES, OutputLock, read_lines, read_output
 from llmkit.batch.format import BadLine, BatchItem
 from llmkit.errors import InvalidRequestError
 
-__all__ = ["ResultFile", "ResumePlan", "StoredRecord", "parse_records", "plan_resume"]
+__all__ = [
+    "ResultFile",
+    "ResumePlan",
+    "StoredRecord",
+    "parse_records",
+    "plan_resume",
+    "read_records",
+]
 
 
 @dataclass(frozen=True)
@@ -124,53 +136,88 @@ def plan_resume(
 
 
 class ResultFile:
-    """The output file of a batch: read back, compacted, appended to (see the module docstring)."""
+    """The output file of a batch: read back, compacted, appended to (see the module docstring).
+
+    It must be a regular file (or not exist yet); :meth:`lock` opens it for the
+    run and holds it exclusively (:class:`~llmkit.batch.files.OutputLock`): a
+    second batch on the same file fails at once.  :meth:`rewrite` and
+    :meth:`append` take the lock if it is not held yet; :meth:`close` lets it go.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.path = Path(path)
         self.fsync = fsync
-        self._handle: IO[bytes] | None = None
+        self._lock: OutputLock | None = None
+
+    def lock(self) -> None:
+        """Open the file (made, with its folder, if missing) and hold its lock until :meth:`close`.
+
+        Raises :class:`~llmkit.errors.InvalidRequestError` for a path that is not a
+        regular file, :class:`~llmkit.batch.files.BatchFileError` when another
+        batch holds the file.
+        """
+        if self._lock is None:
+            self._lock = OutputLock(self.path)
 
     def load(self) -> tuple[list[StoredRecord], int]:
-        """The results in the file (none if it does not exist), and the torn tail's length."""
+        """The results in the file (none if it does not exist), and the torn tail's length.
+
+        Read a line at a time; a line longer than
+        :data:`~llmkit.batch.files.MAX_LINE_BYTES` is an error.
+        """
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return [], 0
+            if self._lock is not None:
+                with self._lock.reader() as reader:
+                    return read_records(reader, str(self.path))
+            handle = read_output(self.path)
+            if handle is None:
+                return [], 0
+            with handle:
+                return read_records(handle, str(self.path))
         except OSError as exc:
             raise InvalidRequestError(f"cannot read the result file {self.path}: {exc}") from exc
-        return parse_records(data, str(self.path))
 
     def rewrite(self, keep: Iterable[StoredRecord]) -> None:
         """Replace the file by exactly these lines, atomically (a temporary file, then rename)."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with temporary.open("wb") as handle:
-            for stored in keep:
-                handle.write(stored.raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.path)
+        self.lock()
+        assert self._lock is not None
+        self._lock.replace(stored.raw for stored in keep)
 
     def open(self) -> None:
-        """Open for appending (the parent folder is made if needed)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("ab")
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot write the result file {self.path}: {exc}") from exc
+        """Open for appending (the parent folder is made if needed): :meth:`lock`."""
+        self.lock()
 
-    def append(self, line: bytes) -> None:
-        """Write one whole line, flush it, and fsync it (unless ``fsync=False``)."""
-        if self._handle is None:
-            self.open()
-        assert self._handle is not None
-        self._handle.write(line)
-        self._handle.flush()
-        if self.fsync:
-            os.fsync(self._handle.fileno())
+    def append(self, line: bytes, *, line_number: int | None = None) -> None:
+        """Write one whole line and fsync it (unless ``fsync=False``).
+
+        A failure (a full disk, an I/O error) raises
+        :class:`~llmkit.batch.files.BatchFileError` naming the file and
+        ``line_number``, the input line the result belongs to.
+        """
+        self.lock()
+        assert self._lock is not None
+        self._lock.append(line, fsync=self.fsync, line=line_number)
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        """Close the file and let go of its lock (idempotent)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def read_records(
+    handle: IO[bytes], path: str = "the result file"
+) -> tuple[list[StoredRecord], int]:
+    """:func:`parse_records` for an open file, read a line at a time (lines are bounded)."""
+    records: list[StoredRecord] = []
+    for number, raw, whole in read_lines(handle):
+        if not whole:
+            raise InvalidRequestError(
+                f"{path} line {number}: longer than {MAX_LINE_BYTES} bytes; is this the output "
+                "of llmkit batch? (write to a new file, or remove this one to start again)"
+            )
+        if not raw.endswith(b"\n"):
+            return records, len(raw)  # the last line, torn
+        if raw.strip():
+            records.append(_stored(raw, number, path))
+    return records, 0

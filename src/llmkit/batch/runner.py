@@ -7,6 +7,12 @@ most ``concurrency`` requests in flight), or the Ray executor
 (:mod:`llmkit.batch.ray_executor`).  One writer task appends each result to the
 file as it arrives, flushed and fsync-ed, and passes it on to whoever iterates.
 
+Files are handled by :mod:`llmkit.batch.files`: both must be regular files, the
+output is locked for the whole run, reads are bounded, and a write error stops the
+batch with an error naming the file and the line.  Each line's result is written
+once per run: a second record for a key already written (an executor that ran a
+line twice, such as Ray after a worker died) is dropped.
+
 A request that fails with an error worth retrying (what the HTTP
 :class:`~llmkit.backends.http.RetryPolicy` retries, or a stream cut off) is tried
 again, with the policy's backoff, up to ``max_attempts``; a backend's own retries
@@ -16,12 +22,12 @@ goes on.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
@@ -33,6 +39,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from llmkit.backends.base import AsyncBackend
 from llmkit.backends.http.retry import RetryPolicy
+from llmkit.batch.files import (
+    MAX_LINE_BYTES,
+    BatchFileError,
+    check_input,
+    check_output,
+    open_input,
+    read_lines,
+)
 from llmkit.batch.format import BadLine, BatchItem, LineParser
 from llmkit.batch.progress import NoProgress, Progress
 from llmkit.batch.records import (
@@ -59,8 +73,10 @@ __all__ = [
     "Source",
     "default_concurrency",
     "execute_item",
-    "read_source",
+    "read_items",
 ]
+
+logger = logging.getLogger("llmkit.batch")
 
 Order = Literal["completion", "input"]
 Source = str | os.PathLike[str] | Iterable[dict[str, Any] | str | bytes]
@@ -88,27 +104,47 @@ def default_concurrency(backend: AsyncBackend) -> int:
     return DEFAULT_HTTP_CONCURRENCY if hasattr(backend, "session") else 1
 
 
-def read_source(source: Source) -> list[tuple[int, bytes]]:
-    """The input's non-blank lines with their 1-based numbers.
+def read_items(source: Source, parser: LineParser) -> list[BatchItem | BadLine]:
+    """The input's non-blank lines, parsed, with their 1-based numbers.
 
-    A path is read as JSONL; an iterable gives one line per element (a dict is
-    encoded as JSON, a string or bytes taken as the line's text).
+    A path is read as JSONL, a line at a time: it must be a regular file, and a
+    line longer than :data:`~llmkit.batch.files.MAX_LINE_BYTES` becomes a bad line.
+    An iterable gives one line per element (a dict is encoded as JSON, a string or
+    bytes taken as the line's text); an element that cannot be is a bad line.
     """
+    out: list[BatchItem | BadLine] = []
     if isinstance(source, str | os.PathLike):
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read the batch input {source}: {exc}") from exc
-        lines = data.split(b"\n")
-        return [(number, raw) for number, raw in enumerate(lines, start=1) if raw.strip()]
-    out: list[tuple[int, bytes]] = []
+        with open_input(source) as handle:
+            try:
+                for number, raw, whole in read_lines(handle):
+                    if not whole:
+                        message = f"longer than {MAX_LINE_BYTES} bytes"
+                        out.append(parser.refuse(number, raw, "line_too_long", message))
+                    elif raw.strip():
+                        out.append(parser.parse(number, raw.removesuffix(b"\n")))
+            except OSError as exc:
+                raise InvalidRequestError(f"cannot read the batch input {source}: {exc}") from exc
+        return out
     for number, element in enumerate(source, start=1):
-        if isinstance(element, dict):
-            out.append((number, orjson.dumps(element)))
-        elif isinstance(element, str):
-            out.append((number, element.encode()))
+        try:
+            if isinstance(element, dict):
+                raw = orjson.dumps(element)
+            elif isinstance(element, str):
+                raw = element.encode()
+            elif isinstance(element, bytes | bytearray | memoryview):
+                raw = bytes(element)
+            else:
+                raise TypeError(f"expected a dict, str or bytes, got {type(element).__name__}")
+        except (TypeError, ValueError) as exc:  # orjson's errors are TypeErrors; UnicodeError
+            message = f"cannot be read as a JSON line: {str(exc)[:200]}"
+            stand_in = f"unreadable element {number}".encode()
+            out.append(parser.refuse(number, stand_in, "invalid_line", message))
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            message = f"longer than {MAX_LINE_BYTES} bytes"
+            out.append(parser.refuse(number, raw[:MAX_LINE_BYTES], "line_too_long", message))
         else:
-            out.append((number, bytes(element)))
+            out.append(parser.parse(number, raw))
     return out
 
 
@@ -220,14 +256,19 @@ class BatchRun:
         self._receive: MemoryObjectReceiveStream[_Outcome] | None = None
         self._started = 0.0
         self._finished = False
+        self._written: set[str] = set()
+        self._failure: Exception | None = None
 
     async def __aenter__(self) -> Self:
         self._started = time.monotonic()
         try:
             lines, resumed = await anyio.to_thread.run_sync(self._plan)
         except BaseException:
-            if self._on_close is not None:
-                await self._on_close()
+            with anyio.CancelScope(shield=True):
+                if self.output is not None:
+                    self.output.close()
+                if self._on_close is not None:
+                    await self._on_close()
             raise
         send, self._receive = anyio.create_memory_object_stream[_Outcome](math.inf)
         self._group = anyio.create_task_group()
@@ -236,8 +277,13 @@ class BatchRun:
         return self
 
     def _plan(self) -> tuple[list[BatchItem | BadLine], list[_Outcome]]:
-        parser = LineParser(self.model)
-        lines = [parser.parse(number, raw) for number, raw in read_source(self.source)]
+        # Both files are checked before either is read, and the output is held from here on.
+        if isinstance(self.source, str | os.PathLike):
+            check_input(self.source)
+        if self.output is not None:
+            check_output(self.output.path)
+            self.output.lock()
+        lines = read_items(self.source, LineParser(self.model))
         resumed: list[_Outcome] = []
         if self.output is not None:
             records, torn = self.output.load()
@@ -252,11 +298,11 @@ class BatchRun:
                         line.line, line.key, line.custom_id, stored.record, resumed=True
                     )
                     resumed.append((index, result))
+                    self._written.add(line.key)
                     if not result.ok:
                         error = result.error or {}
                         self.summary.skipped_failed += 1
                         self.summary.failures.append((line.line, str(error.get("message", ""))))
-            self.output.open()
         self.summary.total = len(lines)
         self.summary.skipped = len(resumed)
         return lines, resumed
@@ -287,7 +333,19 @@ class BatchRun:
             ) -> None:
                 await self._record(index_of[item.key], item, record, response, send)
 
-            await self.executor.run(todo, emit)
+            try:
+                await self.executor.run(todo, emit)
+            except Exception as exc:  # the executor could not go on (e.g. no Ray worker left)
+                while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                    exc = exc.exceptions[0]
+                self._stop(exc)
+
+    def _stop(self, error: Exception) -> None:
+        """Stop the run; ``error`` is raised when it is left (the first one counts)."""
+        if self._failure is None:
+            self._failure = error
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
 
     async def _record(
         self,
@@ -297,8 +355,28 @@ class BatchRun:
         response: AnyResponse | None,
         send: MemoryObjectSendStream[_Outcome],
     ) -> None:
+        if self._failure is not None:
+            return
+        if line.key in self._written:  # answered twice (a retried task): the first one counts
+            logger.info("line %d has its result already; a second one is dropped", line.line)
+            return
+        self._written.add(line.key)
+        try:
+            data = dumps_record(record)
+        except (TypeError, ValueError) as exc:  # a value orjson cannot encode
+            error = ValueError(f"the result cannot be written as JSON: {str(exc)[:200]}")
+            if isinstance(line, BatchItem):
+                record, response = failure_record(line, error, attempts=0), None
+            else:
+                record = bad_line_record(line)
+            data = dumps_record(record)
         if self.output is not None:
-            await anyio.to_thread.run_sync(self.output.append, dumps_record(record))
+            output = self.output
+            try:
+                await anyio.to_thread.run_sync(lambda: output.append(data, line_number=line.line))
+            except BatchFileError as exc:
+                self._stop(exc)  # raised when the run is left; stop everything else now
+                return
         result = BatchResult(line.line, line.key, line.custom_id, record, response=response)
         self.summary.add(result)
         self.progress.advance(result)
@@ -334,7 +412,7 @@ class BatchRun:
         assert self._group is not None
         self._group.cancel_scope.cancel()  # a no-op once the work is done; else stop it
         try:
-            return await self._group.__aexit__(exc_type, exc, tb)
+            suppress = await self._group.__aexit__(exc_type, exc, tb)
         finally:
             with anyio.CancelScope(shield=True):
                 if self._receive is not None:
@@ -344,3 +422,6 @@ class BatchRun:
                 if self._on_close is not None:
                     await self._on_close()
             self._finish()
+        if self._failure is not None:
+            raise self._failure
+        return suppress
