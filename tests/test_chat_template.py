@@ -1,6 +1,6 @@
 import pytest
 
-from llmkit.chat_template import ChatTemplateError, JinjaChatTemplate
+from llmkit.chat_template import ChatTemplateError, ChatTemplateLimits, JinjaChatTemplate
 from llmkit.types import Message, Tool
 
 CHATML = (
@@ -50,3 +50,16 @@ def test_syntax_error_names_the_line():
 def test_raise_exception_is_reported():
     with pytest.raises(ChatTemplateError, match="roles must alternate"):
         JinjaChatTemplate("{{ raise_exception('roles must alternate') }}").render([])
+
+
+def test_python_errors_in_a_template_are_chat_template_errors():
+    with pytest.raises(ChatTemplateError, match=r"line 2\): ZeroDivisionError"):
+        JinjaChatTemplate("ok\n{{ 1 / 0 }}").render([])
+
+
+def test_limits_bound_the_render():
+    # Full list and the bombs: tests/faults/test_jinja_limits.py.
+    template = JinjaChatTemplate(CHATML, limits=ChatTemplateLimits(max_output=60))
+    assert template.render([Message(role="user", content="Hi")]).endswith("assistant\n")
+    with pytest.raises(ChatTemplateError, match=r"ChatTemplateLimits\.max_output = 60"):
+        template.render([Message(role="user", content="x" * 60)])

@@ -4,35 +4,53 @@ A GGUF file carries its chat template as untrusted text
 (``tokenizer.chat_template``).  It is compiled once in jinja2's
 ``ImmutableSandboxedEnvironment``: no attribute access to internals, no
 mutation of the data passed in, and only the helpers below are callable.
+
+Compiling and rendering are bounded by :class:`ChatTemplateLimits` (source size,
+loop iterations and calls, output and value sizes, memory built, ``range`` size,
+wall-clock time), enforced from inside the sandbox, so a hostile template fails
+fast with :class:`ChatTemplateError` instead of running forever or filling memory.
 Errors name the template's line.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from llmkit._jinja_limits import BoundedEnvironment, ChatTemplateLimits, check_strftime, to_json
 from llmkit.errors import InvalidRequestError
 from llmkit.types.messages import Message, Tool
 
-__all__ = ["ChatTemplateError", "JinjaChatTemplate", "hf_messages", "hf_tools"]
+__all__ = [
+    "ChatTemplateError",
+    "ChatTemplateLimits",
+    "JinjaChatTemplate",
+    "hf_messages",
+    "hf_tools",
+]
+
+# A template's own message (raise_exception) or a Python error is cut to this length.
+_MAX_MESSAGE = 500
 
 
 class ChatTemplateError(InvalidRequestError):
-    """A chat template failed to compile or raised while rendering."""
+    """A chat template failed to compile, raised while rendering, or went past a limit."""
 
 
 def _raise_exception(message: str) -> None:
-    raise jinja2.TemplateError(message)
+    raise jinja2.TemplateError(_shorten(str(message)))
+
+
+def _strftime_now(fmt: str) -> str:
+    check_strftime(fmt)
+    return datetime.now().strftime(fmt)
 
 
 def _tojson(value: Any, indent: int | None = None, ensure_ascii: bool = False) -> str:
     # HF's tojson keeps non-ASCII as is, unlike jinja2's HTML-safe filter.
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
+    return to_json(value, indent=indent, ensure_ascii=ensure_ascii)
 
 
 def hf_messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -65,24 +83,46 @@ def hf_tools(tools: list[Tool] | None) -> list[dict[str, Any]] | None:
 
 
 class JinjaChatTemplate:
-    """A compiled chat template; ``render()`` gives the prompt text."""
+    """A compiled chat template; ``render()`` gives the prompt text.
 
-    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+    ``limits`` bounds compiling and every render (:class:`ChatTemplateLimits`; the
+    defaults when ``None``).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        bos_token: str = "",
+        eos_token: str = "",
+        limits: ChatTemplateLimits | None = None,
+    ) -> None:
         self.source = source
         self.bos_token = bos_token
         self.eos_token = eos_token
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, undefined=jinja2.Undefined
+        self.limits = limits = limits if limits is not None else ChatTemplateLimits()
+        if len(source) > limits.max_template_size:
+            raise ChatTemplateError(
+                f"chat template is {len(source)} characters, past "
+                f"ChatTemplateLimits.max_template_size = {limits.max_template_size}"
+            )
+        env = BoundedEnvironment(
+            limits, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.Undefined
         )
         env.globals["raise_exception"] = _raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+        env.globals["strftime_now"] = _strftime_now
         env.filters["tojson"] = _tojson
+        self._env = env
         try:
-            self._template = env.from_string(source)
+            self._template = env.compile_bounded(source)
         except jinja2.TemplateSyntaxError as exc:
             raise ChatTemplateError(
                 f"chat template syntax error at line {exc.lineno}: {exc.message}"
             ) from exc
+        except Exception as exc:  # too deeply nested for Python's parser, out of memory ...
+            raise ChatTemplateError(
+                f"chat template could not be compiled: {_describe(exc, compiling=True)}"
+            ) from _unpinned(exc)
 
     def render(
         self,
@@ -92,20 +132,49 @@ class JinjaChatTemplate:
         add_generation_prompt: bool = True,
         **variables: Any,
     ) -> str:
-        """The prompt for these messages, ending with the assistant's turn opened."""
+        """The prompt for these messages, ending with the assistant's turn opened.
+
+        Raises :class:`ChatTemplateError` for anything the template raises (an error of
+        its own, a Python error such as a division by zero, running out of memory or
+        recursion) and when it goes past one of its :class:`ChatTemplateLimits`.
+        """
+        context = dict(
+            messages=hf_messages(messages),
+            tools=hf_tools(tools),
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+            **variables,
+        )
         try:
-            return self._template.render(
-                messages=hf_messages(messages),
-                tools=hf_tools(tools),
-                add_generation_prompt=add_generation_prompt,
-                bos_token=self.bos_token,
-                eos_token=self.eos_token,
-                **variables,
-            )
-        except jinja2.TemplateError as exc:
+            return self._env.render_bounded(self._template, context)
+        except Exception as exc:
             line = _template_line(exc)
             where = f" (template line {line})" if line else ""
-            raise ChatTemplateError(f"chat template failed{where}: {exc}") from exc
+            raise ChatTemplateError(
+                f"chat template failed{where}: {_describe(exc)}"
+            ) from _unpinned(exc)
+
+
+def _describe(exc: Exception, *, compiling: bool = False) -> str:
+    if isinstance(exc, jinja2.TemplateError):
+        return _shorten(str(exc))
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, RecursionError):
+        if compiling:
+            return "nested too deeply (RecursionError)"
+        return "recursion too deep (a macro or recursive loop calling itself?)"
+    return _shorten(f"{type(exc).__name__}: {exc}")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _unpinned(exc: Exception) -> Exception:
+    """``exc`` to chain from; a MemoryError loses its traceback, which pins what was built."""
+    return exc.with_traceback(None) if isinstance(exc, MemoryError) else exc
 
 
 def _template_line(exc: BaseException) -> int | None:
