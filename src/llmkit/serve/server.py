@@ -85,8 +85,7 @@ def _in_process(
     for model in models:
         store.resolve(model)  # a registry model is pulled; an unknown one is an error now
     backends = [
-        resolve_async_backend(f"llamacpp:{default}{suffix}", store=store, **engine)
-        for _ in targets
+        resolve_async_backend(f"llamacpp:{default}{suffix}", store=store, **engine) for _ in targets
     ]
     return backends, StoreCatalog(store)
 

@@ -9,6 +9,7 @@ sync twin) moves the bytes.  See :mod:`llmkit.backends.http.ollama` and
 from __future__ import annotations
 
 from llmkit.backends.http.connection import Timeouts
+from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.retry import RetryPolicy
 
-__all__ = ["RetryPolicy", "Timeouts"]
+__all__ = ["ResponseLimits", "RetryPolicy", "Timeouts"]

@@ -21,7 +21,9 @@ import httpx
 from llmkit.backends.http import ollama_wire
 from llmkit.backends.http._async_session import AsyncHTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
-from llmkit.backends.http.resume import PartialOutput
+from llmkit.backends.http.deadline import Deadline
+from llmkit.backends.http.limits import ResponseLimits
+from llmkit.backends.http.resume import PartialOutput, gives_up
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.errors import (
     ConnectionFailedError,
@@ -60,6 +62,9 @@ class AsyncOllamaBackend:
     shares a connection pool.  ``resume_interrupted`` (default 0) allows that
     many continuations of a stream cut off mid-way: the partial answer is sent
     back as an assistant prefill and the stream goes on where it stopped.
+    ``limits`` (a :class:`~llmkit.backends.http.limits.ResponseLimits`) bounds
+    the bytes read from the server; ``deadline`` (seconds, default none) bounds
+    each call as a whole, streaming and resumes included (``Timeouts.total``).
     """
 
     name = "ollama"
@@ -76,6 +81,8 @@ class AsyncOllamaBackend:
         http_client: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
+        limits: ResponseLimits | None = None,
+        deadline: float | None = None,
     ) -> None:
         base_url = base_url_from_target(
             host or "", default=os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
@@ -89,6 +96,8 @@ class AsyncOllamaBackend:
             retry=retry,
             http_client=http_client,
             verify=verify,
+            limits=limits,
+            deadline=deadline,
         )
 
     @property
@@ -112,16 +121,21 @@ class AsyncOllamaBackend:
             return self._once("/api/generate", body, chat=False)
         return self._resuming("/api/generate", body, chat=False)
 
-    def _once(self, path: str, body: dict[str, Any], *, chat: bool) -> AsyncIterator[StreamEvent]:
-        return batched(self._batches(path, body, chat=chat))
+    def _once(
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        return batched(self._batches(path, body, chat=chat, deadline=deadline))
 
     async def _batches(
-        self, path: str, body: dict[str, Any], *, chat: bool
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None
     ) -> AsyncIterator[list[StreamEvent]]:
         # The events of each network read as one list (see llmkit.streaming.batches).
         reader = ollama_wire.OllamaChunkReader(chat=chat, url=self.base_url + path)
         decoder = NDJSONDecoder()
-        async for piece in self.session.stream("POST", path, body):
+        pieces = self.session.stream(
+            "POST", path, body, framing="ndjson", counted=True, deadline=deadline
+        )
+        async for piece in pieces:
             chunks = decoder.feed(piece)
             if chunks:
                 events = reader.read(chunks)
@@ -140,14 +154,15 @@ class AsyncOllamaBackend:
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
         partial = PartialOutput()
+        deadline = self.session.deadline()  # one for the answer, however often it is resumed
         while True:
             try:
-                async for event in self._once(path, body, chat=chat):
+                async for event in self._once(path, body, chat=chat, deadline=deadline):
                     partial.observe(event)
                     yield event
                 return
-            except (ConnectionFailedError, RemoteTimeoutError):
-                if not partial.resumable(self.resume_interrupted):
+            except (ConnectionFailedError, RemoteTimeoutError) as exc:
+                if gives_up(exc) or not partial.resumable(self.resume_interrupted):
                     raise
                 resumed: dict[str, Any] | None
                 if chat:
@@ -173,7 +188,7 @@ class AsyncOllamaBackend:
     async def list_models(self) -> ListResponse:
         """``/api/tags``: the models the server has."""
         return ListResponse.model_validate(
-            _object(await self.session.request("GET", "/api/tags"), "/api/tags")
+            _object(await self.session.request("GET", "/api/tags", management=True), "/api/tags")
         )
 
     async def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
@@ -182,19 +197,23 @@ class AsyncOllamaBackend:
         if verbose:
             body["verbose"] = True
         return ShowResponse.model_validate(
-            _object(await self.session.request("POST", "/api/show", body), "/api/show")
+            _object(
+                await self.session.request("POST", "/api/show", body, management=True), "/api/show"
+            )
         )
 
     async def ps(self) -> ProcessResponse:
         """``/api/ps``: the models loaded in memory now."""
         return ProcessResponse.model_validate(
-            _object(await self.session.request("GET", "/api/ps"), "/api/ps")
+            _object(await self.session.request("GET", "/api/ps", management=True), "/api/ps")
         )
 
     async def version(self) -> VersionResponse:
         """``/api/version``: the server's version."""
         return VersionResponse.model_validate(
-            _object(await self.session.request("GET", "/api/version"), "/api/version")
+            _object(
+                await self.session.request("GET", "/api/version", management=True), "/api/version"
+            )
         )
 
     def pull(self, model: str, *, insecure: bool = False) -> AsyncIterator[ProgressResponse]:
@@ -238,17 +257,17 @@ class AsyncOllamaBackend:
     async def copy(self, source: str, destination: str) -> None:
         """``/api/copy``: the same model under another name."""
         await self.session.request(
-            "POST", "/api/copy", {"source": source, "destination": destination}
+            "POST", "/api/copy", {"source": source, "destination": destination}, management=True
         )
 
     async def delete(self, model: str) -> None:
         """``/api/delete``: remove a model from the server."""
-        await self.session.request("DELETE", "/api/delete", {"model": model})
+        await self.session.request("DELETE", "/api/delete", {"model": model}, management=True)
 
     async def _progress(self, path: str, body: dict[str, Any]) -> AsyncIterator[ProgressResponse]:
         decoder = NDJSONDecoder()
         url = self.base_url + path
-        async for piece in self.session.stream("POST", path, body):
+        async for piece in self.session.stream("POST", path, body, framing="ndjson"):
             for line in decoder.feed(piece):
                 yield _progress_line(line, url)
         for line in decoder.finish():

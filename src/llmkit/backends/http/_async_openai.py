@@ -20,8 +20,10 @@ import httpx
 from llmkit.backends.http import openai_wire
 from llmkit.backends.http._async_session import AsyncHTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
+from llmkit.backends.http.deadline import Deadline
+from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.openai_dialects import dialect
-from llmkit.backends.http.resume import PartialOutput
+from llmkit.backends.http.resume import PartialOutput, gives_up
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.errors import ConnectionFailedError, RemoteTimeoutError, StreamDecodeError
 from llmkit.streaming.batches import batched
@@ -45,8 +47,8 @@ class AsyncOpenAIBackend:
     (``generic``, ``openai``, ``llama.cpp``, ``llama-cpp-python``, ``vllm``;
     see the options table in the docs): an option the dialect cannot take is
     rejected before sending.  ``api_key`` (or ``$OPENAI_API_KEY``) is sent as a
-    bearer token.  ``timeout``, ``retry``, ``http_client`` and
-    ``resume_interrupted`` work as for the Ollama backend; resuming a chat
+    bearer token.  ``timeout``, ``retry``, ``http_client``, ``limits``, ``deadline``
+    and ``resume_interrupted`` work as for the Ollama backend; resuming a chat
     needs a dialect whose server continues an assistant prefill
     (``llama.cpp``, ``vllm``); a completion can always be resumed.
     """
@@ -66,6 +68,8 @@ class AsyncOpenAIBackend:
         http_client: httpx.AsyncClient | None = None,
         verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
+        limits: ResponseLimits | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.dialect = _checked_dialect(dialect)
         self.model = model
@@ -77,6 +81,8 @@ class AsyncOpenAIBackend:
             retry=retry,
             http_client=http_client,
             verify=verify,
+            limits=limits,
+            deadline=deadline,
         )
 
     @property
@@ -114,14 +120,15 @@ class AsyncOpenAIBackend:
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
         partial = PartialOutput()
+        deadline = self.session.deadline()  # one for the answer, however often it is resumed
         while True:
             try:
-                async for event in self._stream(path, body, chat=chat):
+                async for event in self._stream(path, body, chat=chat, deadline=deadline):
                     partial.observe(event)
                     yield event
                 return
-            except (ConnectionFailedError, RemoteTimeoutError):
-                if not partial.resumable(self.resume_interrupted):
+            except (ConnectionFailedError, RemoteTimeoutError) as exc:
+                if gives_up(exc) or not partial.resumable(self.resume_interrupted):
                     raise
                 resumed: dict[str, Any] | None
                 if chat:
@@ -135,15 +142,20 @@ class AsyncOpenAIBackend:
                 partial.resumes += 1
                 body = resumed
 
-    def _stream(self, path: str, body: dict[str, Any], *, chat: bool) -> AsyncIterator[StreamEvent]:
-        return batched(self._stream_batches(path, body, chat=chat))
+    def _stream(
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        return batched(self._stream_batches(path, body, chat=chat, deadline=deadline))
 
     async def _stream_batches(
-        self, path: str, body: dict[str, Any], *, chat: bool
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None
     ) -> AsyncIterator[list[StreamEvent]]:
         # The events of each network read as one list (see llmkit.streaming.batches).
         stream = openai_wire.OpenAIStreamReader(chat=chat, url=self.base_url + path)
-        async for piece in self.session.stream("POST", path, body):
+        pieces = self.session.stream(
+            "POST", path, body, framing="sse", counted=True, deadline=deadline
+        )
+        async for piece in pieces:
             events = stream.feed(piece)
             if events:
                 yield events
@@ -161,7 +173,7 @@ class AsyncOpenAIBackend:
 
     async def list_models(self) -> ListResponse:
         """``/v1/models``, as the same :class:`ListResponse` the Ollama backend returns."""
-        data = await self.session.request("GET", "/models")
+        data = await self.session.request("GET", "/models", management=True)
         try:
             entries = [ModelEntry(name=item["id"], model=item["id"]) for item in data["data"]]
         except (KeyError, TypeError) as exc:

@@ -19,7 +19,9 @@ import httpx
 from llmkit.backends.http import ollama_wire
 from llmkit.backends.http._sync_session import HTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
-from llmkit.backends.http.resume import PartialOutput
+from llmkit.backends.http.deadline import Deadline
+from llmkit.backends.http.limits import ResponseLimits
+from llmkit.backends.http.resume import PartialOutput, gives_up
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.errors import (
     ConnectionFailedError,
@@ -58,6 +60,9 @@ class OllamaBackend:
     shares a connection pool.  ``resume_interrupted`` (default 0) allows that
     many continuations of a stream cut off mid-way: the partial answer is sent
     back as an assistant prefill and the stream goes on where it stopped.
+    ``limits`` (a :class:`~llmkit.backends.http.limits.ResponseLimits`) bounds
+    the bytes read from the server; ``deadline`` (seconds, default none) bounds
+    each call as a whole, streaming and resumes included (``Timeouts.total``).
     """
 
     name = "ollama"
@@ -74,6 +79,8 @@ class OllamaBackend:
         http_client: httpx.Client | None = None,
         verify: ssl.SSLContext | str | bool = True,
         resume_interrupted: int = 0,
+        limits: ResponseLimits | None = None,
+        deadline: float | None = None,
     ) -> None:
         base_url = base_url_from_target(
             host or "", default=os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
@@ -87,6 +94,8 @@ class OllamaBackend:
             retry=retry,
             http_client=http_client,
             verify=verify,
+            limits=limits,
+            deadline=deadline,
         )
 
     @property
@@ -110,16 +119,21 @@ class OllamaBackend:
             return self._once("/api/generate", body, chat=False)
         return self._resuming("/api/generate", body, chat=False)
 
-    def _once(self, path: str, body: dict[str, Any], *, chat: bool) -> Iterator[StreamEvent]:
-        return batched(self._batches(path, body, chat=chat))
+    def _once(
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None = None
+    ) -> Iterator[StreamEvent]:
+        return batched(self._batches(path, body, chat=chat, deadline=deadline))
 
     def _batches(
-        self, path: str, body: dict[str, Any], *, chat: bool
+        self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None
     ) -> Iterator[list[StreamEvent]]:
         # The events of each network read as one list (see llmkit.streaming.batches).
         reader = ollama_wire.OllamaChunkReader(chat=chat, url=self.base_url + path)
         decoder = NDJSONDecoder()
-        for piece in self.session.stream("POST", path, body):
+        pieces = self.session.stream(
+            "POST", path, body, framing="ndjson", counted=True, deadline=deadline
+        )
+        for piece in pieces:
             chunks = decoder.feed(piece)
             if chunks:
                 events = reader.read(chunks)
@@ -138,14 +152,15 @@ class OllamaBackend:
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> Iterator[StreamEvent]:
         partial = PartialOutput()
+        deadline = self.session.deadline()  # one for the answer, however often it is resumed
         while True:
             try:
-                for event in self._once(path, body, chat=chat):
+                for event in self._once(path, body, chat=chat, deadline=deadline):
                     partial.observe(event)
                     yield event
                 return
-            except (ConnectionFailedError, RemoteTimeoutError):
-                if not partial.resumable(self.resume_interrupted):
+            except (ConnectionFailedError, RemoteTimeoutError) as exc:
+                if gives_up(exc) or not partial.resumable(self.resume_interrupted):
                     raise
                 resumed: dict[str, Any] | None
                 if chat:
@@ -171,7 +186,7 @@ class OllamaBackend:
     def list_models(self) -> ListResponse:
         """``/api/tags``: the models the server has."""
         return ListResponse.model_validate(
-            _object(self.session.request("GET", "/api/tags"), "/api/tags")
+            _object(self.session.request("GET", "/api/tags", management=True), "/api/tags")
         )
 
     def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
@@ -180,19 +195,23 @@ class OllamaBackend:
         if verbose:
             body["verbose"] = True
         return ShowResponse.model_validate(
-            _object(self.session.request("POST", "/api/show", body), "/api/show")
+            _object(
+                self.session.request("POST", "/api/show", body, management=True), "/api/show"
+            )
         )
 
     def ps(self) -> ProcessResponse:
         """``/api/ps``: the models loaded in memory now."""
         return ProcessResponse.model_validate(
-            _object(self.session.request("GET", "/api/ps"), "/api/ps")
+            _object(self.session.request("GET", "/api/ps", management=True), "/api/ps")
         )
 
     def version(self) -> VersionResponse:
         """``/api/version``: the server's version."""
         return VersionResponse.model_validate(
-            _object(self.session.request("GET", "/api/version"), "/api/version")
+            _object(
+                self.session.request("GET", "/api/version", management=True), "/api/version"
+            )
         )
 
     def pull(self, model: str, *, insecure: bool = False) -> Iterator[ProgressResponse]:
@@ -236,17 +255,17 @@ class OllamaBackend:
     def copy(self, source: str, destination: str) -> None:
         """``/api/copy``: the same model under another name."""
         self.session.request(
-            "POST", "/api/copy", {"source": source, "destination": destination}
+            "POST", "/api/copy", {"source": source, "destination": destination}, management=True
         )
 
     def delete(self, model: str) -> None:
         """``/api/delete``: remove a model from the server."""
-        self.session.request("DELETE", "/api/delete", {"model": model})
+        self.session.request("DELETE", "/api/delete", {"model": model}, management=True)
 
     def _progress(self, path: str, body: dict[str, Any]) -> Iterator[ProgressResponse]:
         decoder = NDJSONDecoder()
         url = self.base_url + path
-        for piece in self.session.stream("POST", path, body):
+        for piece in self.session.stream("POST", path, body, framing="ndjson"):
             for line in decoder.feed(piece):
                 yield _progress_line(line, url)
         for line in decoder.finish():

@@ -15,7 +15,8 @@ has wholly taken in, and back to h11 for its last chunk and trailers (see
 :class:`_Handover`); a sized body is parsed by h11 throughout.
 
 What stays as through httpx: the read timeout is the request's own
-(``response.request.extensions["timeout"]["read"]``); failures raise httpx's
+(``response.request.extensions["timeout"]["read"]``), and with a ``deadline``
+(:class:`~llmkit.backends.http.deadline.Deadline`) no read waits past it; failures raise httpx's
 exceptions (``ReadTimeout``, ``ReadError``, ``RemoteProtocolError``); and the
 response is closed through httpx, which returns a fully read connection to
 the pool (h11 itself has read the message end) and closes one abandoned
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -49,6 +51,7 @@ import h11
 import httpx
 
 from llmkit.backends.http.chunked import ChunkedDecodeError, ChunkedDecoder
+from llmkit.backends.http.deadline import Deadline
 
 __all__ = ["aiter_raw", "iter_raw"]
 
@@ -126,22 +129,26 @@ def _read_timeout(response: httpx.Response) -> float | None:
     return float(value) if value is not None else None
 
 
-def iter_raw(response: httpx.Response) -> Iterator[bytes]:
-    """The body of a streamed ``response`` as it arrives (not decompressed unless it must be)."""
+def iter_raw(response: httpx.Response, deadline: Deadline | None = None) -> Iterator[bytes]:
+    """The body of a streamed ``response`` as it arrives (not decompressed unless it must be).
+
+    A compressed body comes decompressed, piece by piece (httpx's ``iter_bytes()``).  With a
+    ``deadline``, each read of the direct path waits at most until it (then ``ReadTimeout``).
+    """
     layers = _layers(response, sync=True)
     if layers is None:
         return _ordinary(response)
     state, sock = layers
-    return _h11_pieces(response, state, sock)
+    return _h11_pieces(response, state, sock, deadline)
 
 
-def aiter_raw(response: httpx.Response) -> AsyncIterator[bytes]:
+def aiter_raw(response: httpx.Response, deadline: Deadline | None = None) -> AsyncIterator[bytes]:
     """The body of a streamed ``response`` as it arrives (the async twin of :func:`iter_raw`)."""
     layers = _layers(response, sync=False) if _on_asyncio() else None
     if layers is None:
         return _aordinary(response)
     state, stream = layers
-    return _ah11_pieces(response, state, stream)
+    return _ah11_pieces(response, state, stream, deadline)
 
 
 def _on_asyncio() -> bool:
@@ -246,10 +253,14 @@ def _next_event(state: h11.Connection, request: httpx.Request) -> Any:
 
 
 def _h11_pieces(
-    response: httpx.Response, state: h11.Connection, sock: socket.socket
+    response: httpx.Response,
+    state: h11.Connection,
+    sock: socket.socket,
+    deadline: Deadline | None = None,
 ) -> Iterator[bytes]:
     request = response.request
     recv = sock.recv
+    timeout = _read_timeout(response)
 
     def read() -> bytes:
         try:
@@ -259,8 +270,22 @@ def _h11_pieces(
         except OSError as exc:
             raise httpx.ReadError(str(exc), request=request) from exc
 
+    def read_by(at: float) -> bytes:
+        # With a deadline, a timeout per read: the time left, if shorter than the read timeout.
+        left = at - time.monotonic()
+        if left <= 0:
+            raise httpx.ReadTimeout("the deadline passed", request=request)
+        try:
+            sock.settimeout(left if timeout is None else min(timeout, left))
+        except OSError as exc:
+            raise httpx.ReadError(str(exc), request=request) from exc
+        return read()
+
+    if deadline is not None:
+        at = deadline.at
+        return _pieces(response, state, lambda: read_by(at))
     try:
-        sock.settimeout(_read_timeout(response))  # once, not before every read
+        sock.settimeout(timeout)  # once, not before every read
     except OSError as exc:
         raise httpx.ReadError(str(exc), request=request) from exc
     return _pieces(response, state, read)
@@ -298,16 +323,24 @@ def _pieces(
 
 
 async def _ah11_pieces(
-    response: httpx.Response, state: h11.Connection, stream: Any
+    response: httpx.Response,
+    state: h11.Connection,
+    stream: Any,
+    deadline: Deadline | None = None,
 ) -> AsyncIterator[bytes]:
     request = response.request
     receive: Callable[[int], Awaitable[bytes]] = stream.receive
-    timeout = _read_timeout(response)
+    read_timeout = _read_timeout(response)
+    at = None if deadline is None else deadline.at
 
     async def read() -> bytes:
         # A timeout per read, as httpcore has (no timeout may span a yield): asyncio's
         # own, about half the CPU of an anyio cancel scope.  It leaves an outer
         # cancellation alone (asyncio.timeout counts the task's cancel requests).
+        timeout = read_timeout
+        if at is not None:
+            left = max(0.0, at - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         try:
             async with asyncio.timeout(timeout):
                 return await receive(READ_SIZE)

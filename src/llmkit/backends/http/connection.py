@@ -1,6 +1,6 @@
 """Where and how an HTTP backend connects (pure: settings, no I/O).
 
-* :class:`Timeouts` — connect, read and whole-request limits.
+* :class:`Timeouts` — connect, read and whole-request (deadline) limits.
 * :func:`base_url_from_target` — a backend string's target to a base URL.
 * :func:`auth_headers` — the bearer key from an argument or the environment.
 """
@@ -23,26 +23,36 @@ class Timeouts:
     """Limits in seconds (``None``: no limit).
 
     ``connect`` bounds making a connection; ``read`` bounds each wait for
-    bytes (a server that stalls mid-stream longer than this fails the call);
-    ``total`` bounds a whole call, retries and streaming included: it is
-    checked between chunks, and no single read waits past it by more than
-    ``read``.
+    bytes of a generation or progress call (a server that stalls mid-stream
+    longer than this fails the call); ``write`` each wait to send.
+    ``management`` replaces ``read`` for the calls that never wait on a model
+    (list, show, ps, version, copy, delete; ``/v1/models``).  ``total`` is the
+    deadline of a whole call, retries, streaming and resumed streams included
+    (the backends' ``deadline=`` argument): no wait goes past it.
+
+    Why ``read`` stays at 300 s: before the first byte of a generation a
+    server may load the model (Ollama waits up to 5 minutes of stalled loading,
+    ``OLLAMA_LOAD_TIMEOUT``) and read a long prompt (minutes on a CPU), and
+    Ollama holds back a tool call until it is whole, so a silence mid-stream
+    lasts as long as the call takes to generate.  A shorter default would fail
+    healthy slow local models; set ``total`` to bound a call as a whole.
     """
 
     connect: float | None = 10.0
     read: float | None = 300.0
     write: float | None = 60.0
     total: float | None = None
+    management: float | None = 30.0
 
     @classmethod
     def of(cls, value: Timeouts | float | None) -> Timeouts:
-        """A ``Timeouts`` from itself, one number (every phase), or ``None`` (defaults)."""
+        """A ``Timeouts`` from itself, one number (every phase but ``total``), or ``None``."""
         if value is None:
             return cls()
         if isinstance(value, Timeouts):
             return value
         seconds = float(value)
-        return cls(connect=seconds, read=seconds, write=seconds, total=None)
+        return cls(connect=seconds, read=seconds, write=seconds, total=None, management=seconds)
 
 
 def base_url_from_target(target: str, *, default: str, path: str = "") -> str:

@@ -4,14 +4,21 @@ An HTTP backend with ``resume_interrupted=N`` watches its events through a
 :class:`PartialOutput`; when the connection breaks after output has arrived,
 the partial text goes back to the server as an assistant prefill (or, for a
 raw completion, joins the prompt) and the stream goes on.  A stream that had
-produced a tool call is not resumed: the call may already be acted on.
+produced a tool call is not resumed: the call may already be acted on, and
+nor is one whose whole-call deadline passed (the deadline spans the resumes).
 """
 
 from __future__ import annotations
 
+from llmkit.errors import RemoteTimeoutError
 from llmkit.types.events import StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 
-__all__ = ["PartialOutput"]
+__all__ = ["PartialOutput", "gives_up"]
+
+
+def gives_up(error: BaseException) -> bool:
+    """Whether ``error`` ends the answer for good: the whole-call deadline has passed."""
+    return isinstance(error, RemoteTimeoutError) and error.phase == "total"
 
 
 class PartialOutput:
