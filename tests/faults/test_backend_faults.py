@@ -154,3 +154,11 @@ def test_keep_alive_strings_out_of_range_are_refused_too():
         with pytest.raises(ValueError, match="keep_alive"):
             ChatRequest(messages=USER, keep_alive=value)
     assert ChatRequest(messages=USER, keep_alive="5m").keep_alive == "5m"
+
+
+def test_a_request_template_too_long_to_compile_quickly_is_refused(client):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.generate(
+            "hi", template="{{ .Prompt }}" + "x" * (256 * 1024), options={"num_predict": 1}
+        )
+    assert caught.value.fields == ["template"]

@@ -11,7 +11,12 @@ The compiler works in stages, each in its own module: :mod:`.lexer` ->
 :mod:`.gofmt` (Go's ``fmt`` and ``encoding/json`` printing).  :mod:`.ollama`
 adds what Ollama does around a template: its data, paths and functions.
 Templates are untrusted input: compiling or rendering one never runs code
-from it, and :class:`~llmkit.template.runtime.Limits` bounds time and memory.
+from it, and :class:`~llmkit.template.runtime.Limits` bounds time and memory:
+
+>>> import threading
+>>> stop = threading.Event()  # set it to stop a render early (a client went away)
+>>> t.render([{"role": "user", "content": "hi"}], limits=Limits(max_seconds=2.0, cancel=stop))
+'<user>hi'
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pydantic import BaseModel
 
 from llmkit.errors import InvalidRequestError
 from llmkit.template.errors import (
+    TemplateCancelledError,
     TemplateError,
     TemplateExecError,
     TemplateLimitError,
@@ -41,6 +47,7 @@ __all__ = [
     "Compat",
     "Limits",
     "Template",
+    "TemplateCancelledError",
     "TemplateError",
     "TemplateExecError",
     "TemplateLimitError",
@@ -133,16 +140,25 @@ class Template:
         return to_jinja(self._compiled)
 
     def render_request(
-        self, request: ChatRequest | GenerateRequest, *, today: dt.date | None = None
+        self,
+        request: ChatRequest | GenerateRequest,
+        *,
+        today: dt.date | None = None,
+        limits: Limits | None = None,
     ) -> str:
         """The prompt for an llmkit chat or generate request, as Ollama builds it.
 
         A generate request becomes Ollama's messages (its ``system``, then the prompt as a
-        user message) or, with a ``suffix``, the fill-in-the-middle values.
+        user message) or, with a ``suffix``, the fill-in-the-middle values.  ``limits`` as
+        for :meth:`render`.
         """
         if isinstance(request, ChatRequest):
             return self.render(
-                request.messages, tools=request.tools, think=request.think, today=today
+                request.messages,
+                tools=request.tools,
+                think=request.think,
+                today=today,
+                limits=limits,
             )
         turns = [Message(role="user", content=request.prompt, images=request.images)]
         if request.system:
@@ -154,6 +170,7 @@ class Template:
             suffix=request.suffix or "",
             image_tags=bool(request.images),
             today=today,
+            limits=limits,
         )
 
     def render(
@@ -176,6 +193,13 @@ class Template:
         put first unless the first message is a system message.
         ``image_tags`` applies Ollama's ``[img-N]`` tags to messages with images.
         ``today`` fixes the date ``currentDate`` prints.
+
+        ``limits`` (default ``Limits()``) bound the render, since a template is untrusted
+        input: steps, depth, output and value size, printf widths, the values functions
+        create, wall-clock time (``max_seconds``, 10 s) and a ``cancel`` flag the caller
+        may set (a ``threading.Event`` or a callable).  Going past one raises
+        :class:`TemplateLimitError` (:class:`TemplateCancelledError` for a cancel), naming
+        the template line and column; see :class:`~llmkit.template.runtime.Limits`.
         """
         if compat not in ("current", "v0.14", "v0.13"):
             raise TemplateError(f"compat must be 'current', 'v0.14' or 'v0.13', not {compat!r}")

@@ -1,12 +1,25 @@
 """Code generation: a parsed template set to Python source (pure, deterministic).
 
-Each template becomes one function ``_tN(rt, dot)`` that appends to
-``rt.out``.  Go variables become Python locals resolved at compile time
-(shadowing and scopes as in Go); ``and``/``or`` short-circuit through
-conditional expressions; ``range`` is a Python ``for`` loop, so ``break`` and
-``continue`` map one to one.  Every generated line that can fail is recorded
-in ``line_map`` with the template offset it came from, so an execution error
-names the template line and column without any bookkeeping at run time.
+Each template becomes one function ``_tN(rt, dot)`` that appends to ``rt.out``
+and returns how many characters it wrote (at most ``rt.room``).  Go variables
+become Python locals resolved at compile time (shadowing and scopes as in Go);
+``and``/``or`` short-circuit through conditional expressions; ``range`` is a
+Python ``for`` loop, so ``break`` and ``continue`` map one to one.  Every
+generated line that can fail is recorded in ``line_map`` with the template
+offset it came from, so an execution error names the template line and column
+without any bookkeeping at run time.
+
+The limits of :class:`~llmkit.template.runtime.Limits` cost the generated code
+little.  The characters written are counted exactly in the local ``n``: the
+length of template text is a constant added with the next value written (text
+left at the end of a block waits in the local ``p``, a small int, so counting
+it allocates nothing), and ``n`` is compared with ``room`` before every value
+is written, after every template call, at the end of the template, and in a
+loop once its text-only turns have left :data:`TEXT_CHECK` characters in ``p``.
+``rt.tick()`` counts loop iterations and template calls; ``rt.poll()`` (the
+deadline and cancel check) runs every 16th tick and after every
+:data:`POLL_EVERY` actions of a block; the results of functions the runtime does
+not bound itself pass through ``rt.produced``.
 
 Template text only ever appears in the output as Python string literals made
 by ``repr()``, and names from the template are never Python identifiers, so
@@ -83,6 +96,19 @@ FUNCTION_ARITY: dict[str, tuple[int, int | None]] = {
 #: Functions that always return a bool (so ``if`` needs no truth test).
 BOOL_FUNCTIONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "not"})
 
+#: Builtins whose results need no check: they make no new string or list, or the runtime
+#: bounds them itself (``print``, ``printf``, the escapers, ``slice``).  Any other function's
+#: result passes through ``rt.produced`` (see ``generate``).
+CHECKED_FUNCTIONS = frozenset(
+    {"eq", "ne", "lt", "le", "gt", "ge", "not", "len", "index", "call"}
+    | {"print", "println", "printf", "html", "js", "urlquery", "slice"}
+)
+
+#: Straight-line actions between two deadline/cancel checks (``rt.poll()``).
+POLL_EVERY = 16
+#: Template text a loop may leave uncounted in ``p`` before a turn counts and checks it.
+TEXT_CHECK = 4096
+
 
 @dataclass
 class GeneratedCode:
@@ -124,6 +150,9 @@ class _Generator:
         self.dot = "dot"
         self.functions_used: set[str] = set()
         self.prebound: set[str] = set()
+        self.checked: frozenset[str] = CHECKED_FUNCTIONS
+        self.pending = 0  # characters of template text written but not yet counted
+        self.dirty = False  # whether the local p may hold uncounted text here
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -134,28 +163,67 @@ class _Generator:
         if pos is not None:
             self.line_map[len(self.lines)] = pos
 
+    def to_p(self) -> None:
+        """Leave the pending template text in the local ``p`` (the end of a block, where the
+        paths join): a small int, so counting it allocates nothing; the next value written
+        adds it to ``n``."""
+        if self.pending:
+            self.emit(f"p += {self.pending}" if self.dirty else f"p = {self.pending}")
+            self.pending = 0
+            self.dirty = True
+
+    def flush(self) -> None:
+        """Make ``n`` exact: add the pending template text and ``p``."""
+        parts = ([str(self.pending)] if self.pending else []) + (["p"] if self.dirty else [])
+        if parts:
+            self.emit(f"n += {' + '.join(parts)}")
+        if self.dirty:
+            self.emit("p = 0")
+        self.pending = 0
+        self.dirty = False
+
     # -- statements --------------------------------------------------------------
 
     def body(self, nodes: ListNode | None) -> None:
         start = len(self.lines)
+        actions = 0
         for node in nodes.nodes if nodes else []:
             self.node(node)
+            if not isinstance(node, TextNode | BreakNode | ContinueNode):
+                actions += 1
+                if actions == POLL_EVERY:  # straight-line code checks the clock now and then
+                    self.emit("rt.poll()", node.pos)
+                    actions = 0
+        self.to_p()
         if len(self.lines) == start:
             self.emit("pass")
 
     def node(self, node: Node) -> None:
         if isinstance(node, TextNode):
-            self.emit(f"w({node.text!r})")
+            if node.text:
+                self.emit(f"w({node.text!r})")
+                self.pending += len(node.text)
         elif isinstance(node, ActionNode):
             value = self.pipeline(node.pipe)
             if node.pipe.decl:
                 self.emit(value, node.pos)
             else:
                 temp = self.fresh("_p")
-                # strings, the usual case, skip the call to printable()
-                self.emit(
-                    f"w({temp} if type({temp} := {value}) is str else printable({temp}))", node.pos
-                )
+                # strings, the usual case, skip the call to printable(); the size, with the
+                # text not yet counted, is checked before the value is written (len + text
+                # first: often a small, shared int)
+                text = f"{temp} if type({temp} := {value}) is str else printable({temp})"
+                size = f"len({temp} := ({text}))"
+                if self.pending and self.dirty:
+                    size = f"({size} + ({self.pending} + p))"  # a small int, then one sum
+                elif self.pending or self.dirty:
+                    size = f"({size} + {self.pending or 'p'})"
+                self.emit(f"if (n := n + {size}) > room: rt.overflow()", node.pos)
+                self.emit(f"w({temp})", node.pos)
+                if self.dirty:
+                    self.emit("p = 0")
+                self.pending = 0
+                self.dirty = False
         elif isinstance(node, IfNode):
             self.if_node(node)
         elif isinstance(node, WithNode):
@@ -163,11 +231,17 @@ class _Generator:
         elif isinstance(node, RangeNode):
             self.range_node(node)
         elif isinstance(node, TemplateNode):
+            self.flush()
             dot = f"dig({self.pipeline(node.pipe)})" if node.pipe else "NO_VALUE"
-            self.emit(f"rt_template({node.name!r}, {dot})", node.pos)
+            self.emit(
+                f"if (n := n + rt_template({node.name!r}, {dot}, room - n)) > room: rt.overflow()",
+                node.pos,
+            )
         elif isinstance(node, BreakNode):
+            self.to_p()
             self.emit("break")
         elif isinstance(node, ContinueNode):
+            self.to_p()
             self.emit("continue")
         else:  # pragma: no cover - the parser makes no other statement nodes
             raise TypeError(f"unexpected node {type(node).__name__}")
@@ -183,27 +257,36 @@ class _Generator:
         self.indent -= 1
         self.dot = saved
 
+    def _branches(self, first: ListNode | None, other: ListNode | None, dot: str | None) -> None:
+        """The two branches of an ``if`` or ``with``: each starts with what ``p`` may hold
+        before it; after them ``p`` may hold text if either path leaves some."""
+        start = self.dirty
+        self._block(first, dot=dot)
+        dirty = self.dirty
+        self.dirty = start
+        if other is not None:
+            self.emit("else:")
+            self._block(other)
+        self.dirty = self.dirty or dirty
+
     def if_node(self, node: IfNode) -> None:
+        self.to_p()
         self.scope.push()  # variables of the pipeline live until {{end}}
         self.emit(f"if {self.condition(node.pipe)}:", node.pos)
-        self._block(node.list)
-        if node.else_list is not None:
-            self.emit("else:")
-            self._block(node.else_list)
+        self._branches(node.list, node.else_list, None)
         self.scope.pop()
 
     def with_node(self, node: WithNode) -> None:
+        self.to_p()
         self.scope.push()
         value = self.fresh("_w")
         self.emit(f"{value} = {self.pipeline(node.pipe)}", node.pos)
         self.emit(f"if truth({value}):")
-        self._block(node.list, dot=value)
-        if node.else_list is not None:
-            self.emit("else:")
-            self._block(node.else_list)
+        self._branches(node.list, node.else_list, value)
         self.scope.pop()
 
     def range_node(self, node: RangeNode) -> None:
+        self.flush()  # n exact and p empty before the loop; p may carry text between turns
         self.scope.push()
         pipe = node.pipe
         decl = pipe.decl
@@ -215,7 +298,12 @@ class _Generator:
         two = len(decl) > 1
         self.emit(f"for {key}, {elem} in rt.iterate({iterable}, {two}):", node.pos)
         self.indent += 1
-        self.emit("tick()")
+        self.emit("tick()", node.pos)
+        # text-only turns add up in p: count and check it once it is a few KiB
+        self.emit(f"if p > {TEXT_CHECK}:")
+        self.emit("    n += p")
+        self.emit("    p = 0")
+        self.emit("    if n > room: rt.overflow()", node.pos)
         if node.else_list is not None:
             self.emit(f"{ran} = True")
         if decl:
@@ -236,13 +324,16 @@ class _Generator:
         self.dot = elem
         self.indent += 1
         self.scope.push()
+        self.dirty = True  # what the last turn left in p
         self.body(node.list)
         self.scope.pop()
         self.indent -= 1
         self.dot = saved
+        self.dirty = True  # what the last turn (or a break) left in p
         if node.else_list is not None:
             self.emit(f"if not {ran}:")
             self._block(node.else_list)
+            self.dirty = True
         self.scope.pop()
 
     # -- expressions -------------------------------------------------------------
@@ -388,7 +479,10 @@ class _Generator:
         self.functions_used.add(name)
         if name == "call":
             return f"rt.call_value({', '.join(values)})"
-        return f"{self.function_local(name)}({', '.join(values)})"
+        call = f"{self.function_local(name)}({', '.join(values)})"
+        if name not in self.checked:
+            return f"rt.produced({call}, {name!r})"
+        return call
 
     def function_local(self, name: str) -> str:
         """The local a function is bound to in each template function's prologue."""
@@ -457,15 +551,25 @@ HEADER = """\
 """
 
 
-def generate(trees: dict[str, ListNode]) -> GeneratedCode:
-    """Python source defining one function per template, and ``TEMPLATES`` by name."""
-    first = _generate(trees, set())  # learn which functions are used
-    return _generate(trees, first.functions_used)
+def generate(
+    trees: dict[str, ListNode], checked: frozenset[str] = CHECKED_FUNCTIONS
+) -> GeneratedCode:
+    """Python source defining one function per template, and ``TEMPLATES`` by name.
+
+    ``checked`` names the functions whose results need no size check (by default the
+    builtins of :data:`CHECKED_FUNCTIONS`); the results of every other function pass
+    through ``rt.produced``.
+    """
+    first = _generate(trees, set(), checked)  # learn which functions are used
+    return _generate(trees, first.functions_used, checked)
 
 
-def _generate(trees: dict[str, ListNode], prebound: set[str]) -> GeneratedCode:
+def _generate(
+    trees: dict[str, ListNode], prebound: set[str], checked: frozenset[str]
+) -> GeneratedCode:
     gen = _Generator()
     gen.prebound = prebound
+    gen.checked = checked
     gen.indent = 0
     gen.lines.append(HEADER.rstrip("\n"))
     functions: dict[str, str] = {}
@@ -478,6 +582,11 @@ def _generate(trees: dict[str, ListNode], prebound: set[str]) -> GeneratedCode:
         gen.scope = _Scope()
         gen.scope.declare("$", "dot")
         gen.dot = "dot"
+        gen.pending = 0
+        gen.dirty = False
+        gen.emit("n = 0")
+        gen.emit("p = 0")
+        gen.emit("room = rt.room")
         gen.emit("w = rt.out.append")
         gen.emit("tick = rt.tick")
         gen.emit("F = rt.functions")
@@ -485,6 +594,10 @@ def _generate(trees: dict[str, ListNode], prebound: set[str]) -> GeneratedCode:
         for index, function in enumerate(sorted(prebound)):
             gen.emit(f"_f{index} = F[{function!r}]")
         gen.body(trees[name])
+        gen.flush()
+        last = trees[name].nodes[-1].pos if trees[name].nodes else None
+        gen.emit("if n > room: rt.overflow()", last if last is not None and last >= 0 else None)
+        gen.emit("return n")
         gen.indent = 0
     gen.emit("")
     gen.emit("TEMPLATES = {" + ", ".join(f"{n!r}: {p}" for n, p in functions.items()) + "}")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from llmkit.errors import InvalidRequestError
 
-__all__ = ["TemplateError", "TemplateExecError", "TemplateLimitError", "TemplateSyntaxError"]
+__all__ = [
+    "TemplateCancelledError",
+    "TemplateError",
+    "TemplateExecError",
+    "TemplateLimitError",
+    "TemplateSyntaxError",
+]
 
 
 class TemplateError(InvalidRequestError):
@@ -45,4 +51,9 @@ class TemplateExecError(TemplateError):
 
 
 class TemplateLimitError(TemplateExecError):
-    """Rendering exceeded a safety limit (steps, depth or output size)."""
+    """Rendering exceeded a safety limit of :class:`~llmkit.template.Limits` (steps, depth,
+    output or value size, printf width, created values, time) or ran out of memory."""
+
+
+class TemplateCancelledError(TemplateExecError):
+    """The caller cancelled the render (``Limits.cancel`` became set)."""

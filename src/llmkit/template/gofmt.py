@@ -46,6 +46,11 @@ from llmkit.template.values import GoNil, GoStruct
 
 __all__ = [
     "ADDRESS",
+    "FormatLimitError",
+    "bounded_eval_args",
+    "bounded_sprint",
+    "bounded_sprintf",
+    "bounded_sprintln",
     "eval_args_string",
     "format_float",
     "format_value",
@@ -126,6 +131,24 @@ def _print_bounds() -> list[int]:
 _PRINT_BOUNDS: Final = _print_bounds()
 
 
+def _printable_class() -> str:
+    """A regular-expression class body matching exactly the code points ``is_print`` accepts."""
+    ranges = []
+    for low, high in zip(_PRINT_BOUNDS[0::2], _PRINT_BOUNDS[1::2], strict=False):
+        high = min(high, _MAX_RUNE + 1)
+        if low < high:
+            ranges.append(f"\\U{low:08x}-\\U{high - 1:08x}")
+    return "".join(ranges)
+
+
+#: What ``go_quote`` cannot copy as is (``"``, ``\\``, anything not printable), and the same
+#: for ``QuoteToASCII`` (everything outside printable ASCII).
+_QUOTE_SPECIAL: Final = re.compile(f'[^{_printable_class()}]|["\\\\]')
+_QUOTE_SPECIAL_ASCII: Final = re.compile('[^\\x20-\\x7e]|["\\\\]')
+#: What ``strconv.CanBackquote`` refuses in a canonical string.
+_NOT_BACKQUOTABLE: Final = re.compile("[\\x00-\\x08\\x0a-\\x1f`\\x7f\\ufeff\\udc80-\\udcff]")
+
+
 def is_print(r: int) -> bool:
     """Go's ``strconv.IsPrint`` / ``unicode.IsPrint`` for the code point ``r``."""
     return 0 <= r <= _MAX_RUNE and bisect_right(_PRINT_BOUNDS, r) % 2 == 1
@@ -181,27 +204,25 @@ _NAMED_ESCAPES: Final = {
 }
 
 
+def _quote_char(c: str, ascii_only: bool) -> str:
+    if _is_raw_byte(c):
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return _escape_rune(ord(c), '"', ascii_only)
+
+
 def go_quote(s: str, *, ascii_only: bool = False) -> str:
-    """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``)."""
-    out = ['"']
-    for c in _canon(s):
-        if _is_raw_byte(c):
-            out.append(f"\\x{ord(c) - 0xDC00:02x}")
-        else:
-            out.append(_escape_rune(ord(c), '"', ascii_only))
-    out.append('"')
-    return "".join(out)
+    """Go's ``strconv.Quote`` (``QuoteToASCII`` with ``ascii_only``).
+
+    Only the characters that need an escape go through Python code: quoting a long string
+    runs at the speed of a regular-expression scan.
+    """
+    special = _QUOTE_SPECIAL_ASCII if ascii_only else _QUOTE_SPECIAL
+    return '"' + special.sub(lambda m: _quote_char(m.group(), ascii_only), _canon(s)) + '"'
 
 
 def _can_backquote(s: str) -> bool:
     """strconv.CanBackquote (``s`` canonical)."""
-    for c in s:
-        if c > "\x7f":
-            if c == "\ufeff" or _is_raw_byte(c):
-                return False
-        elif (c < " " and c != "\t") or c in "`\x7f":
-            return False
-    return True
+    return _NOT_BACKQUOTABLE.search(s) is None
 
 
 def _digits(a: float, n: int) -> tuple[str, int]:
@@ -425,11 +446,32 @@ def _int_from_arg(args: tuple[Any, ...], arg_num: int) -> tuple[int, bool, int]:
     return 0, False, arg_num + 1
 
 
-class _Printer:
-    """fmt's ``pp`` and ``fmt`` state: one call of Sprint, Sprintln or Sprintf."""
+class FormatLimitError(Exception):
+    """A bounded print (:func:`bounded_sprint` ...) would exceed its limits: ``kind`` is
+    ``"length"`` (the result's) or ``"width"`` (a printf width or precision)."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str, kind: str = "length") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_DIGIT_RUN: Final = re.compile("[0-9]*")
+
+
+class _Printer:
+    """fmt's ``pp`` and ``fmt`` state: one call of Sprint, Sprintln or Sprintf.
+
+    ``limit`` (characters of the result) and ``max_width`` (of a width or precision) bound
+    what one call may build; ``None`` is no bound.  A bounded printer checks its size after
+    each operand and each padding, so it never builds much more than ``limit``.
+    """
+
+    def __init__(self, limit: int | None = None, max_width: int | None = None) -> None:
         self.buf: list[str] = []
+        self.limit = limit
+        self.max_width = max_width
+        self.size = 0
+        self.counted = 0
         self.erroring = False
         self.value: Any = None
         self.reordered = False
@@ -446,7 +488,46 @@ class _Printer:
 
     def write_padding(self, n: int) -> None:
         if n > 0:
+            if self.limit is not None:
+                self.checkpoint(n)
             self.buf.append(("0" if self.zero and not self.minus else " ") * n)
+
+    def checkpoint(self, more: int = 0) -> None:
+        """Refuse when the result (plus ``more`` characters about to be written) is too long."""
+        limit = self.limit
+        if limit is None:
+            return
+        buf = self.buf
+        if len(buf) > self.counted:
+            self.size += sum(map(len, buf[self.counted :]))
+            self.counted = len(buf)
+        if self.size + more > limit:
+            raise FormatLimitError(f"result exceeds {limit} characters")
+
+    def check_number(self, what: str, value: int) -> None:
+        """Refuse a width or precision above ``max_width``."""
+        if self.max_width is not None and abs(value) > self.max_width:
+            raise FormatLimitError(f"printf {what} {value} exceeds {self.max_width}", "width")
+
+    def check_digits(self, what: str, fmt: str, i: int, end: int) -> None:
+        """Refuse a width or precision written in the format above ``max_width``."""
+        if self.max_width is None:
+            return
+        match = _DIGIT_RUN.match(fmt, i, end)
+        digits = match.group().lstrip("0") if match else ""
+        if len(digits) > len(str(self.max_width)) or (digits and int(digits) > self.max_width):
+            shown = digits if len(digits) <= 20 else digits[:20] + "..."
+            raise FormatLimitError(f"printf {what} {shown} exceeds {self.max_width}", "width")
+
+    def check_star(self, what: str, args: tuple[Any, ...], arg_num: int) -> None:
+        """Refuse a ``*`` width or precision argument above ``max_width``."""
+        if self.max_width is None or arg_num >= len(args):
+            return
+        value = args[arg_num]
+        if isinstance(value, int) and not isinstance(value, bool):
+            if what == "precision" and value < 0:
+                return  # a negative precision is no precision (fmt)
+            self.check_number(what, value)
 
     def pad(self, s: str) -> None:
         if not self.wid_present or self.wid == 0:
@@ -520,8 +601,11 @@ class _Printer:
         if self.wid_present and self.wid > width and not self.minus:
             self.write_padding(self.wid - width)
         prefix = ("0X" if upper else "0x") if self.sharp else ""
-        sep = " " + prefix if self.space else ""
-        hexed = sep.join(format(c, "02X" if upper else "02x") for c in b[:length])
+        hexed = b[:length].hex(" ") if self.space else b[:length].hex()
+        if upper:
+            hexed = hexed.upper()
+        if self.space and prefix:
+            hexed = hexed.replace(" ", " " + prefix)
         self.buf.append(prefix + hexed)
         if self.wid_present and self.wid > width and self.minus:
             self.write_padding(self.wid - width)
@@ -809,11 +893,14 @@ class _Printer:
                         self.plus_v, self.plus = self.plus, False
                     self.print_arg(args[arg_num], c)
                     arg_num, i, simple = arg_num + 1, i + 1, True
+                    if self.limit is not None:
+                        self.checkpoint()
                 break
             if simple:
                 continue
             arg_num, i, after_index = self.arg_number(arg_num, fmt, i, len(args))
             if i < end and fmt[i] == "*":
+                self.check_star("width", args, arg_num)
                 self.wid, self.wid_present, arg_num = _int_from_arg(args, arg_num)
                 i += 1
                 if not self.wid_present:
@@ -822,6 +909,7 @@ class _Printer:
                     self.wid, self.minus, self.zero = -self.wid, True, False
                 after_index = False
             else:
+                self.check_digits("width", fmt, i, end)
                 self.wid, self.wid_present, i = _parsenum(fmt, i, end)
                 if after_index and self.wid_present:
                     self.good_arg_num = False
@@ -831,6 +919,7 @@ class _Printer:
                     self.good_arg_num = False
                 arg_num, i, after_index = self.arg_number(arg_num, fmt, i, len(args))
                 if i < end and fmt[i] == "*":
+                    self.check_star("precision", args, arg_num)
                     self.prec, self.prec_present, arg_num = _int_from_arg(args, arg_num)
                     i += 1
                     if self.prec < 0:
@@ -839,6 +928,7 @@ class _Printer:
                         self.buf.append("%!(BADPREC)")
                     after_index = False
                 else:
+                    self.check_digits("precision", fmt, i, end)
                     self.prec, self.prec_present, i = _parsenum(fmt, i, end)
                     if not self.prec_present:
                         self.prec, self.prec_present = 0, True
@@ -861,6 +951,8 @@ class _Printer:
                     self.plus_v, self.plus = self.plus, False
                 self.print_arg(args[arg_num], verb)
                 arg_num += 1
+            if self.limit is not None:
+                self.checkpoint()
         if not self.reordered and arg_num < len(args):
             self.clear_flags()
             self.buf.append("%!(EXTRA ")
@@ -872,6 +964,8 @@ class _Printer:
                 else:
                     self.buf.append(_type_name(arg) + "=")
                     self.print_arg(arg, "v")
+                if self.limit is not None:
+                    self.checkpoint()
             self.buf.append(")")
 
     def arg_number(self, arg_num: int, fmt: str, i: int, num_args: int) -> tuple[int, int, bool]:
@@ -893,31 +987,59 @@ _INT_BASES: Final = {"v": 10, "d": 10, "b": 2, "o": 8, "O": 8, "x": 16, "X": 16}
 
 def sprint(*args: Any) -> str:
     """Go's ``fmt.Sprint``: ``%v`` of each operand, spaced where neither side is a string."""
-    p = _Printer()
+    return bounded_sprint(args, None)
+
+
+def sprintln(*args: Any) -> str:
+    """Go's ``fmt.Sprintln``: operands always spaced, and a newline after them."""
+    return bounded_sprintln(args, None)
+
+
+def sprintf(fmt: str, *args: Any) -> str:
+    """Go's ``fmt.Sprintf``, error forms (``%!d(string=x)``, ``%!(EXTRA ...)``) included."""
+    return bounded_sprintf(fmt, args, None, None)
+
+
+def bounded_sprint(args: tuple[Any, ...], limit: int | None) -> str:
+    """:func:`sprint` whose result may have at most ``limit`` characters.
+
+    Raises :class:`FormatLimitError` as soon as the result is known to be longer (it is
+    checked after each operand).
+    """
+    p = _Printer(limit)
     prev_string = False
     for n, arg in enumerate(args):
         is_string = isinstance(arg, str)
         if n and not is_string and not prev_string:
             p.buf.append(" ")
         p.print_arg(arg, "v")
+        if limit is not None:
+            p.checkpoint()
         prev_string = is_string
     return "".join(p.buf)
 
 
-def sprintln(*args: Any) -> str:
-    """Go's ``fmt.Sprintln``: operands always spaced, and a newline after them."""
-    p = _Printer()
+def bounded_sprintln(args: tuple[Any, ...], limit: int | None) -> str:
+    """:func:`sprintln` whose result may have at most ``limit`` characters."""
+    p = _Printer(limit)
     for n, arg in enumerate(args):
         if n:
             p.buf.append(" ")
         p.print_arg(arg, "v")
+        if limit is not None:
+            p.checkpoint()
     p.buf.append("\n")
+    if limit is not None:
+        p.checkpoint()
     return "".join(p.buf)
 
 
-def sprintf(fmt: str, *args: Any) -> str:
-    """Go's ``fmt.Sprintf``, error forms (``%!d(string=x)``, ``%!(EXTRA ...)``) included."""
-    p = _Printer()
+def bounded_sprintf(
+    fmt: str, args: tuple[Any, ...], limit: int | None, max_width: int | None
+) -> str:
+    """:func:`sprintf` whose result may have at most ``limit`` characters and whose widths
+    and precisions (literal, ``*`` or ``[n]*``) at most ``max_width``."""
+    p = _Printer(limit, max_width)
     p.do_printf(_canon(fmt), args)
     return "".join(p.buf)
 
@@ -945,6 +1067,14 @@ def eval_args_string(*args: Any) -> str:
     return sprint(*("<no value>" if a is None else _printable(a) for a in args))
 
 
+def bounded_eval_args(args: tuple[Any, ...], limit: int | None) -> str:
+    """:func:`eval_args_string` whose result may have at most ``limit`` characters."""
+    if len(args) == 1 and isinstance(args[0], str):
+        return _canon(args[0])
+    printable = tuple("<no value>" if a is None else _printable(a) for a in args)
+    return bounded_sprint(printable, limit)
+
+
 # ---------------------------------------------------------------- text/template escapers
 
 _HTML_ESCAPES: Final = str.maketrans(
@@ -959,7 +1089,15 @@ _JS_ESCAPES: Final = {
     "&": "\\u0026",
     "=": "\\u003D",
 }
+_JS_TABLE: Final = {
+    **{c: f"\\u{c:04X}" for c in range(0x20)},
+    **{ord(c): escaped for c, escaped in _JS_ESCAPES.items()},
+}
+_NOT_PRINTABLE: Final = re.compile(f"[^\\x00-\\x7f{_printable_class()}\\udc80-\\udcff]")
 _URL_SAFE: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+_URL_TABLE: Final = tuple(
+    chr(b) if b in _URL_SAFE else "+" if b == 0x20 else f"%{b:02X}" for b in range(256)
+)
 
 
 def html_escape(s: str) -> str:
@@ -974,19 +1112,12 @@ def js_escape(s: str) -> str:
     hex), non-printable non-ASCII runes ``\\uXXXX`` (``%04X``, so five or six digits
     above U+FFFF); invalid bytes and DEL are kept.
     """
-    out = []
-    for c in _canon(s):
-        if c < "\x80":
-            out.append(_JS_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if c < " " else c))
-        elif _is_raw_byte(c) or is_print(ord(c)):
-            out.append(c)
-        else:
-            out.append(f"\\u{ord(c):04X}")
-    return "".join(out)
+    s = _canon(s).translate(_JS_TABLE)
+    if s.isascii():
+        return s
+    return _NOT_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04X}", s)
 
 
 def url_query_escape(s: str) -> str:
     """net/url's ``QueryEscape``: unreserved bytes kept, space as ``+``, others ``%XX``."""
-    return "".join(
-        chr(b) if b in _URL_SAFE else "+" if b == 0x20 else f"%{b:02X}" for b in go_bytes(s)
-    )
+    return "".join(map(_URL_TABLE.__getitem__, go_bytes(s)))

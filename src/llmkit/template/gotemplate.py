@@ -7,16 +7,31 @@ functions and calls :meth:`GoTemplate.execute`.
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmkit.template import gofmt, runtime
-from llmkit.template.codegen import generate
-from llmkit.template.errors import TemplateError, TemplateExecError, TemplateLimitError
+from llmkit.template.codegen import CHECKED_FUNCTIONS, generate
+from llmkit.template.errors import (
+    TemplateCancelledError,
+    TemplateError,
+    TemplateExecError,
+    TemplateLimitError,
+)
 from llmkit.template.nodes import ListNode
 from llmkit.template.parser import parse, position
-from llmkit.template.runtime import NO_VALUE, ExecError, Limits, Runtime, truth
+from llmkit.template.runtime import (
+    NO_VALUE,
+    Budget,
+    Cancelled,
+    ExecError,
+    LimitExceeded,
+    Limits,
+    Runtime,
+    truth,
+)
 
 __all__ = ["GoTemplate"]
 
@@ -69,6 +84,17 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "urlquery": _escaper(gofmt.url_query_escape),
 }
 
+#: Builtins each execution binds to its runtime, which bounds what they build.
+_BOUNDED: dict[str, str] = {
+    "print": "sprint",
+    "println": "sprintln",
+    "printf": "sprintf",
+    "html": "html",
+    "js": "js",
+    "urlquery": "urlquery",
+    "slice": "slice",
+}
+
 _NAMESPACE: dict[str, Any] = {
     "NO_VALUE": NO_VALUE,
     "truth": truth,
@@ -85,25 +111,39 @@ _NAMESPACE: dict[str, Any] = {
 class _Run(Runtime):
     def __init__(
         self,
-        templates: Mapping[str, Callable[..., None]],
+        templates: Mapping[str, Callable[..., int]],
         functions: Mapping[str, Callable[..., Any]],
         limits: Limits,
+        budget: Budget | None = None,
     ) -> None:
-        super().__init__(functions, limits)
+        super().__init__(functions, limits, budget)
         self.templates = templates
 
-    def template(self, name: str, dot: Any) -> None:
+    def template(self, name: str, dot: Any, room: int) -> int:
+        """``{{ template name dot }}``: the characters it wrote (at most ``room`` of them)."""
         function = self.templates.get(name)
         if function is None:
             raise ExecError(f'template "{name}" not defined')
         self.tick()
         if self.depth >= self.limits.max_depth:
-            raise TemplateLimitError(f"exceeded maximum template depth ({self.limits.max_depth})")
+            raise LimitExceeded(
+                f"exceeded maximum template depth ({self.limits.max_depth}; Limits.max_depth)"
+            )
         self.depth += 1
+        self.room = room
         try:
-            function(self, dot)
+            return function(self, dot)
         finally:
             self.depth -= 1
+
+
+def _checked(run: Runtime, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A caller's replacement for a self-bounded builtin: its results are checked."""
+
+    def checked(*args: Any) -> Any:
+        return run.produced(function(*args), name)
+
+    return checked
 
 
 class GoTemplate:
@@ -112,7 +152,11 @@ class GoTemplate:
     ``functions`` are the extra template functions (name -> callable); their
     names must be known at parse time, as in Go.  Compiling never runs
     anything from the template; executing runs only the generated code,
-    which calls the runtime and the given functions.
+    which calls the runtime and the given functions.  The results of extra
+    functions are checked against the limits (a string or list counts towards
+    ``Limits.max_alloc`` and may not exceed ``Limits.max_output``), except for
+    the names in ``small_results`` (functions known to return little, such as
+    a date).
     """
 
     def __init__(
@@ -123,6 +167,7 @@ class GoTemplate:
         functions: Mapping[str, Callable[..., Any]] | None = None,
         trees: dict[str, ListNode] | None = None,
         missing_key: str = "zero",
+        small_results: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         self.name = name
@@ -130,7 +175,9 @@ class GoTemplate:
         self.trees = (
             trees if trees is not None else parse(source, name=name, functions=self.extra_functions)
         )
-        generated = generate(self.trees)
+        # a caller's function replacing a builtin is checked like any other function
+        checked = (CHECKED_FUNCTIONS - self.extra_functions.keys()) | small_results
+        generated = generate(self.trees, checked)
         self.python_source = generated.source
         self._line_map = generated.line_map
         self._filename = f"<llmkit template {name!r}>"
@@ -145,10 +192,17 @@ class GoTemplate:
         if missing_key == "default":
             module.__dict__["field"] = _field_missing_invalid
         exec(code, module.__dict__)
-        self._templates: dict[str, Callable[..., None]] = module.TEMPLATES
+        self._templates: dict[str, Callable[..., int]] = module.TEMPLATES
         self._function_names = {python: name for name, python in generated.functions.items()}
         self._functions_used = generated.functions_used
         self._table: dict[str, Callable[..., Any]] = {**BUILTINS, **self.extra_functions}
+        # the builtins each execution binds to its runtime (the caller's own ones stay)
+        self._bounded = tuple(
+            (used, _BOUNDED[used])
+            for used in sorted(self._functions_used & _BOUNDED.keys())
+            if used not in self.extra_functions
+        )
+        self._unbound = frozenset(self._functions_used - _BOUNDED.keys())
 
     def defined(self) -> list[str]:
         """The names of every template in the set."""
@@ -161,38 +215,57 @@ class GoTemplate:
         name: str | None = None,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         limits: Limits | None = None,
+        budget: Budget | None = None,
     ) -> str:
-        """Run template ``name`` (default: the root) with ``data`` as dot and ``$``."""
+        """Run template ``name`` (default: the root) with ``data`` as dot and ``$``.
+
+        ``limits`` bound the execution (:class:`~llmkit.template.runtime.Limits`; its
+        ``cancel`` stops it early); ``budget``, when given, is shared with other executions
+        of the same render, which then draw on the same limits (and ``limits`` is ignored).
+        """
+        if budget is None:
+            budget = Budget(limits or _DEFAULT_LIMITS)
         table = {**self._table, **functions} if functions else dict(self._table)
-        for missing in self._functions_used - table.keys() - {"printf"}:
+        for missing in self._unbound - table.keys():
             table[missing] = _undefined(missing)
-        run = _Run(self._templates, table, limits or _DEFAULT_LIMITS)
-        table["printf"] = run.sprintf
+        run = _Run(self._templates, table, budget.limits, budget)
+        for used, method in self._bounded:
+            if functions and used in functions:  # replaced for this call only: checked
+                table[used] = _checked(run, used, functions[used])
+            else:
+                table[used] = getattr(run, method)
         target = self.name if name is None else name
         function = self._templates.get(target)
         if function is None:
             raise TemplateExecError(
                 f'no template "{target}" associated with template "{self.name}"', name=self.name
             )
+        run.room = budget.limits.max_output - budget.output
         try:
-            function(run, data)
+            if budget.limits.cancel is not None:
+                run.poll()
+            written = function(run, data)
+            result = "".join(run.out)
         except TemplateError:
             raise
         except RecursionError:
             raise TemplateLimitError("template recursion too deep", name=self.name) from None
         except Exception as exc:  # every failure of untrusted input is translated
             raise self._located(exc, target, table) from None
-        result = "".join(run.out)
-        if len(result) > run.limits.max_output:
-            raise TemplateLimitError(
-                f"output exceeds {run.limits.max_output} characters", name=self.name
-            )
+        finally:
+            budget.steps = run.steps
+            budget.alloc = run.alloc
+        budget.output += written
         return result
 
     def _located(
         self, exc: Exception, target: str, table: Mapping[str, Callable[..., Any]]
     ) -> TemplateExecError:
-        """Name the template, line and column, and the function that failed, as Go does."""
+        """Name the template, line and column, and the function that failed, as Go does.
+
+        A limit (:class:`LimitExceeded`, or running out of memory) becomes a
+        :class:`TemplateLimitError`, a cancel a :class:`TemplateCancelledError`.
+        """
         pos = None
         template_name = target
         callee = None
@@ -205,15 +278,25 @@ class GoTemplate:
                 callee = tb.tb_next.tb_frame.f_code if tb.tb_next is not None else None
             tb = tb.tb_next
         function = _function_of(callee, table) if callee is not None else None
+        kind: type[TemplateExecError] = TemplateExecError
+        if isinstance(exc, MemoryError):
+            kind = TemplateLimitError
+            exc = ExecError(
+                "ran out of memory (lower Limits.max_output or Limits.max_alloc to bound it)"
+            )
+        elif isinstance(exc, LimitExceeded):
+            kind = TemplateLimitError
+        elif isinstance(exc, Cancelled):
+            kind = TemplateCancelledError
         if function is not None and not isinstance(exc, _UndefinedFunction):
             exc = ExecError(f"error calling {function}: {exc}")
         elif not isinstance(exc, ExecError):
             exc = ExecError(f"{type(exc).__name__}: {exc}")
         if pos is None:
-            return TemplateExecError(f'executing "{template_name}": {exc}', name=self.name)
+            return kind(f'executing "{template_name}": {exc}', name=self.name)
         line, column, source_line = position(self.source, pos)
         action = _action_text(self.source, pos)
-        return TemplateExecError(
+        return kind(
             f'executing "{template_name}" at <{action}>: {exc}',
             name=self.name,
             line=line,
@@ -234,7 +317,13 @@ def _function_of(code: Any, table: Mapping[str, Callable[..., Any]]) -> str | No
     return None
 
 
+_TEMPLATE_KEYWORD = re.compile(r"\{\{-?\s*(?:template|block)\s*$")
+
+
 def _action_text(source: str, pos: int) -> str:
     end = source.find("}}", pos)
     text = source[pos : end if end >= 0 else len(source)].strip()
-    return text.removesuffix("-").strip()
+    text = text.removesuffix("-").strip()
+    if _TEMPLATE_KEYWORD.search(source, max(0, pos - 64), pos):
+        return "{{template " + text + "}}"  # as Go prints a template node
+    return text

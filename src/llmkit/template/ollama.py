@@ -37,13 +37,15 @@ from llmkit.template.ollama_types import (
     tools_for,
 )
 from llmkit.template.parser import parse
-from llmkit.template.runtime import Limits
+from llmkit.template.runtime import Budget, Limits
 from llmkit.template.values import NIL_SLICE
 
 __all__ = ["Compat", "OllamaTemplate", "collate", "template_vars"]
 
 Compat = Literal["current", "v0.14", "v0.13"]
 OLLAMA_FUNCTIONS = ("json", "currentDate", "yesterdayDate", "toTypeScriptType")
+#: The functions whose results are always short (a date): no size check (see Limits).
+_SMALL_RESULTS = frozenset({"currentDate", "yesterdayDate"})
 
 
 def _json(value: Any) -> str:
@@ -196,7 +198,13 @@ class OllamaTemplate:
         self.trees = trees
         self.uses_messages = "messages" in self.vars
         self._placeholder = dict.fromkeys(OLLAMA_FUNCTIONS, _json)
-        self.go = GoTemplate(source, name=name, functions=self._placeholder, trees=trees)
+        self.go = GoTemplate(
+            source,
+            name=name,
+            functions=self._placeholder,
+            trees=trees,
+            small_results=_SMALL_RESULTS,
+        )
         self._legacy: GoTemplate | None = None
         self._tools_cache: tuple[str, Any, Any] | None = None
 
@@ -240,7 +248,12 @@ class OllamaTemplate:
         compat: Compat = "current",
         limits: Limits | None = None,
     ) -> str:
-        """Ollama's ``Template.Execute`` on chat-API shaped values."""
+        """Ollama's ``Template.Execute`` on chat-API shaped values.
+
+        ``limits`` bound the whole render, whichever path it takes (the legacy path's
+        executions share them); the default is ``Limits()``.
+        """
+        budget = Budget(limits or _DEFAULT_LIMITS)
         functions = ollama_functions(today or dt.date.today())
         think_on = think not in (None, False, "")
         think_level = "medium" if think is True else (think if isinstance(think, str) else "")
@@ -252,7 +265,7 @@ class OllamaTemplate:
         system, collated = collate(messages)
         if prompt and suffix:
             data = {"Prompt": prompt, "Suffix": suffix, "Response": "", **think_values}
-            return self.go.execute(data, functions=functions, limits=limits)
+            return self.go.execute(data, functions=functions, budget=budget)
         if self.uses_messages:
             data = {
                 "System": system,
@@ -262,22 +275,22 @@ class OllamaTemplate:
                 "Response": "",
                 **think_values,
             }
-            return self.go.execute(data, functions=functions, limits=limits)
-        return self._execute_legacy(collated, think_values, functions, limits)
+            return self.go.execute(data, functions=functions, budget=budget)
+        return self._execute_legacy(collated, think_values, functions, budget)
 
     def _execute_legacy(
         self,
         messages: list[Mapping[str, Any]],
         think_values: dict[str, Any],
         functions: dict[str, Callable[..., Any]],
-        limits: Limits | None,
+        budget: Budget,
     ) -> str:
         parts: list[str] = []
         registers = {"System": "", "Prompt": "", "Response": ""}
 
         def run() -> None:
             data = {**registers, **think_values}
-            parts.append(self.go.execute(data, functions=functions, limits=limits))
+            parts.append(self.go.execute(data, functions=functions, budget=budget))
             registers.update(System="", Prompt="", Response="")
 
         for message in messages:
@@ -294,5 +307,8 @@ class OllamaTemplate:
             elif role == "assistant":
                 registers["Response"] = content
         final = self._legacy_final()
-        parts.append(final.execute({**registers, **think_values}, limits=limits))
+        parts.append(final.execute({**registers, **think_values}, budget=budget))
         return "".join(parts)
+
+
+_DEFAULT_LIMITS = Limits()

@@ -202,9 +202,19 @@ def _go_float(text: str) -> float | None:
             return sign * float.fromhex(clean)
         if not re.fullmatch(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", clean):
             return None
-        return sign * float(clean)
+        value = float(clean)
     except (ValueError, OverflowError):
         return None
+    # ParseFloat fails with ErrRange past the largest float64 (Python says inf)
+    return None if math.isinf(value) else sign * value
+
+
+def _go_float_overflows(text: str) -> bool:
+    """Whether ``text`` is a decimal float literal past the float64 range (ErrRange)."""
+    clean = text.lstrip("+-").replace("_", "")
+    if not re.fullmatch(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", clean):
+        return False
+    return math.isinf(float(clean))
 
 
 class _Parser:
@@ -580,6 +590,11 @@ class _Parser:
         if token.type is T.COMPLEX:
             split = max(text.rfind("+"), text.rfind("-"))
             real, imag = _go_float(text[:split]), _go_float(text[split:-1])
+            for part, value in ((text[:split], real), (text[split:-1], imag)):
+                if value is None and _go_float_overflows(part):
+                    raise self.error(
+                        f'strconv.ParseFloat: parsing "{part}": value out of range', token.pos
+                    )
             if real is None or imag is None:
                 raise self.error(f"illegal number syntax: {text!r}", token.pos)
             return self._simplify(node, complex(real, imag))
@@ -603,10 +618,6 @@ class _Parser:
             if number is not None:
                 if not any(c in text for c in ".eEpP"):
                     raise self.error(f"integer overflow: {text}", token.pos)
-                if math.isinf(number):
-                    raise self.error(
-                        f'strconv.ParseFloat: parsing "{text}": value out of range', token.pos
-                    )
                 node.is_float, node.float64 = True, number
                 if number.is_integer() and -(2**63) <= number < 2**63:
                     node.is_int, node.int64 = True, int(number)

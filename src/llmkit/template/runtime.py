@@ -10,15 +10,25 @@ or filling memory (:class:`Limits`).  Values are represented as described in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from llmkit.template import gofmt
 from llmkit.template.errors import TemplateExecError, TemplateLimitError
 from llmkit.template.values import GoNil, GoStruct
 
-__all__ = ["NO_VALUE", "ExecError", "Limits", "Runtime", "go_type_name"]
+__all__ = [
+    "NO_VALUE",
+    "Budget",
+    "Cancelled",
+    "ExecError",
+    "LimitExceeded",
+    "Limits",
+    "Runtime",
+    "go_type_name",
+]
 
 
 class _NoValue:
@@ -40,14 +50,115 @@ class ExecError(Exception):
     """An execution error before its position is known (``Runtime`` adds it)."""
 
 
+class LimitExceeded(ExecError):
+    """A :class:`Limits` bound was reached (raised as ``TemplateLimitError``, positioned)."""
+
+
+class Cancelled(ExecError):
+    """The caller cancelled the render (raised as ``TemplateCancelledError``, positioned)."""
+
+
+class CancelFlag(Protocol):
+    """Anything with ``is_set()``, such as :class:`threading.Event`."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one render: loop iterations plus template calls, call depth, output size."""
+    """Bounds on one render of an untrusted template; every one raises ``TemplateLimitError``
+    (``TemplateCancelledError`` for ``cancel``) naming the template line and column.
+
+    A render is everything one :meth:`llmkit.template.Template.render` call executes (on
+    Ollama's legacy path, one execution per turn): the bounds hold for the whole of it.
+    (For :meth:`llmkit.template.gotemplate.GoTemplate.execute`, one call.)
+
+    ``max_steps``
+        Loop iterations plus template calls (``{{ range }}`` bodies, ``{{ template }}``).
+    ``max_depth``
+        Nested ``{{ template }}`` calls.
+    ``max_output``
+        Characters of the rendered prompt, counted exactly: checked before every value is
+        written, after every template call and at the end (``max_output`` characters
+        render, one more is refused); template text alone is checked at least every 4 KiB.
+        Also the longest string (or list) any function may return, so no variable or
+        pipeline ever holds more: ``print``, ``printf``, ``println``, ``html``, ``js``,
+        ``urlquery``, ``json``, ``slice`` ... refuse a longer result as soon as it is
+        known, before it is built in full.
+    ``max_width``
+        A ``printf`` width or precision, in every form (``%100000d``, ``%.5f``, ``%*d``,
+        ``%[2]*[1]d``): at most this much, one more is refused.
+    ``max_alloc``
+        Characters (list elements count one each) of all the strings and lists the template's
+        functions create in one render, kept or not: bounds the memory that values held in
+        variables and recursive calls can pin, and the work of building them.  ``None`` (the
+        default) is four times ``max_output``.
+    ``max_seconds``
+        Wall-clock seconds one render may run (compiling is not counted); checked every 16
+        steps, every 16 actions of straight-line template code and between the pieces of a
+        long escape, so a render ends shortly after its deadline however few steps it takes.
+        ``math.inf`` turns the deadline off.
+    ``cancel``
+        Lets the caller stop a render early (say, when the client disconnected): a
+        ``threading.Event`` (or anything with ``is_set()``) or a callable returning true once
+        the render should stop; checked as often as the deadline.  ``None``: never cancelled.
+
+    The defaults suit a chat server; ``Limits(max_output=1 << 20, max_seconds=2.0)`` is
+    stricter.  Compile time is not bounded here: a template's source size is (by whoever
+    accepts it).
+    """
 
     max_steps: int = 1_000_000
     max_depth: int = 200
     max_output: int = 16 * 1024 * 1024
     max_width: int = 100_000
+    max_alloc: int | None = None
+    max_seconds: float = 10.0
+    cancel: Callable[[], object] | CancelFlag | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "max_depth", "max_output", "max_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Limits.{name} must be an int >= 0, not {value!r}")
+        alloc = self.max_alloc
+        if alloc is not None and (isinstance(alloc, bool) or not isinstance(alloc, int)):
+            raise ValueError(f"Limits.max_alloc must be an int or None, not {alloc!r}")
+        if not self.max_seconds > 0:
+            raise ValueError(f"Limits.max_seconds must be > 0, not {self.max_seconds!r}")
+
+    @property
+    def alloc_limit(self) -> int:
+        """``max_alloc``, or four times ``max_output`` when it is ``None``."""
+        return 4 * self.max_output if self.max_alloc is None else self.max_alloc
+
+
+_monotonic = time.monotonic
+
+
+class Budget:
+    """What one render has used of its :class:`Limits`, shared by its executions.
+
+    Ollama's legacy path executes a template once per turn: they all draw on one budget, so
+    the steps, output, created values and deadline are those of the whole render.
+    """
+
+    __slots__ = ("alloc", "deadline", "limits", "output", "steps")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.steps = 0
+        self.output = 0
+        self.alloc = 0
+        self.deadline = _monotonic() + limits.max_seconds
+
+    def cancelled(self) -> bool:
+        """Whether ``Limits.cancel`` says to stop."""
+        cancel = self.limits.cancel
+        if cancel is None:
+            return False
+        is_set = getattr(cancel, "is_set", None)
+        return bool(is_set() if callable(is_set) else cancel() if callable(cancel) else False)
 
 
 def go_type_name(value: Any) -> str:
@@ -331,36 +442,171 @@ def len_slice_from(item: Any, start: Any) -> int:
 # -- the runtime object -------------------------------------------------------------
 
 
-class Runtime:
-    """One render's state: limits, step counter, output accounting and functions."""
+_CHUNK: Final = 1 << 16  # escapers work on long strings this many characters at a time
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]], limits: Limits) -> None:
+
+class Runtime:
+    """One execution's state: limits, step counter, output accounting and functions.
+
+    Generated code counts the characters it writes in a local and compares them with the
+    room it was given (``overflow`` when over); the runtime counts steps, created values
+    and time (:meth:`tick`, :meth:`poll`, :meth:`charge`).
+    """
+
+    def __init__(
+        self,
+        functions: Mapping[str, Callable[..., Any]],
+        limits: Limits,
+        budget: Budget | None = None,
+    ) -> None:
+        budget = budget if budget is not None else Budget(limits)
         self.functions = functions
         self.limits = limits
-        self.steps = 0
+        self.budget = budget
+        self.steps = budget.steps
+        self.max_steps = limits.max_steps
         self.depth = 0
-        self._counted = 0
-        self._size = 0
+        self.alloc = budget.alloc
+        self.room = limits.max_output  # what the template called next may write
         self.out: list[str] = []
 
     # limits
 
     def tick(self) -> None:
-        """Count a loop iteration or template call; check the bounds now and then."""
-        self.steps += 1
-        if self.steps > self.limits.max_steps:
-            raise TemplateLimitError(
-                f"exceeded {self.limits.max_steps} steps (loop iterations and template calls)"
+        """Count a loop iteration or template call; every 16th also checks time and cancel."""
+        self.steps = steps = self.steps + 1
+        if steps > self.max_steps:
+            raise LimitExceeded(
+                f"exceeded {self.max_steps} steps (loop iterations and template calls; "
+                "Limits.max_steps)"
             )
-        if self.steps & 1023 == 0:
-            self.check_output()
+        if not steps & 15:
+            self.poll()
 
-    def check_output(self) -> None:
-        out = self.out
-        self._size += sum(len(part) for part in out[self._counted :])
-        self._counted = len(out)
-        if self._size > self.limits.max_output:
-            raise TemplateLimitError(f"output exceeds {self.limits.max_output} characters")
+    def poll(self) -> None:
+        """Stop when the deadline has passed or the caller cancelled.
+
+        Also bounds the pieces of output: each non-empty one counts in the output size, so
+        only a template writing millions of empty values can have more pieces than that.
+        """
+        limits = self.limits
+        if len(self.out) > limits.max_output:
+            raise LimitExceeded(
+                f"template output exceeds {limits.max_output} pieces (Limits.max_output)"
+            )
+        if _monotonic() > self.budget.deadline:
+            raise LimitExceeded(
+                f"rendering took longer than {limits.max_seconds:g} seconds (Limits.max_seconds)"
+            )
+        if limits.cancel is not None and self.budget.cancelled():
+            raise Cancelled("rendering was cancelled")
+
+    def overflow(self) -> None:
+        """The output grew past ``max_output`` (generated code found it)."""
+        raise LimitExceeded(
+            f"template output exceeds {self.limits.max_output} characters (Limits.max_output)"
+        )
+
+    def charge(self, size: int) -> None:
+        """Account for a value of ``size`` characters (or elements) a function created."""
+        limits = self.limits
+        if size > limits.max_output:
+            raise LimitExceeded(
+                f"result exceeds {limits.max_output} characters (Limits.max_output)"
+            )
+        self.alloc += size
+        if self.alloc > limits.alloc_limit:
+            raise LimitExceeded(
+                f"the values template functions made exceed {limits.alloc_limit} characters "
+                "in all (Limits.max_alloc)"
+            )
+
+    def produced(self, value: Any, name: str) -> Any:
+        """Check the result of a function the runtime does not bound itself (``json``, ...)."""
+        if isinstance(value, str | bytes | list | tuple):
+            try:
+                self.charge(len(value))
+            except LimitExceeded as exc:
+                raise LimitExceeded(f"error calling {name}: {exc}") from None
+        return value
+
+    def _format_limit(self, exc: gofmt.FormatLimitError) -> LimitExceeded:
+        setting = "max_width" if exc.kind == "width" else "max_output"
+        return LimitExceeded(f"{exc} (Limits.{setting})")
+
+    # bounded builtins: each checks its result (and its work) as it builds it
+
+    def sprint(self, *args: Any) -> str:
+        """``print``."""
+        try:
+            result = gofmt.bounded_sprint(args, self.limits.max_output)
+        except gofmt.FormatLimitError as exc:
+            raise self._format_limit(exc) from None
+        self.charge(len(result))
+        return result
+
+    def sprintln(self, *args: Any) -> str:
+        """``println``."""
+        try:
+            result = gofmt.bounded_sprintln(args, self.limits.max_output)
+        except gofmt.FormatLimitError as exc:
+            raise self._format_limit(exc) from None
+        self.charge(len(result))
+        return result
+
+    def sprintf(self, fmt: str, *args: Any) -> str:
+        """``printf``: widths and precisions at most ``max_width``."""
+        try:
+            result = gofmt.bounded_sprintf(fmt, args, self.limits.max_output, self.limits.max_width)
+        except gofmt.FormatLimitError as exc:
+            raise self._format_limit(exc) from None
+        self.charge(len(result))
+        return result
+
+    def html(self, *args: Any) -> str:
+        """``html``."""
+        return self._escape(gofmt.html_escape, args)
+
+    def js(self, *args: Any) -> str:
+        """``js``."""
+        return self._escape(gofmt.js_escape, args)
+
+    def urlquery(self, *args: Any) -> str:
+        """``urlquery``."""
+        return self._escape(gofmt.url_query_escape, args)
+
+    def _escape(self, escape: Callable[[str], str], args: tuple[Any, ...]) -> str:
+        """An escaper on ``evalArgs``: never longer than its input, so a long input is
+        refused at once; a long one is escaped piece by piece, checking as it goes."""
+        limit = self.limits.max_output
+        try:
+            text = gofmt.bounded_eval_args(args, limit)
+        except gofmt.FormatLimitError as exc:
+            raise self._format_limit(exc) from None
+        if len(text) > limit:
+            raise LimitExceeded(f"result exceeds {limit} characters (Limits.max_output)")
+        if len(text) <= _CHUNK:
+            result = escape(text)
+        else:
+            parts: list[str] = []
+            size = 0
+            for start in range(0, len(text), _CHUNK):
+                self.poll()
+                part = escape(text[start : start + _CHUNK])
+                size += len(part)
+                if size > limit:
+                    raise LimitExceeded(f"result exceeds {limit} characters (Limits.max_output)")
+                parts.append(part)
+            result = "".join(parts)
+        self.charge(len(result))
+        return result
+
+    def slice(self, item: Any, *indexes: Any) -> Any:
+        """``slice``: a new string or list, so it counts towards ``max_alloc``."""
+        result = slice_(item, *indexes)
+        if isinstance(result, str | bytes | list):
+            self.charge(len(result))
+        return result
 
     # values
 
@@ -445,6 +691,8 @@ class Runtime:
         """Call a template function; its failure is Go's "error calling NAME: ..."."""
         try:
             return function(*args)
+        except (LimitExceeded, Cancelled) as exc:
+            raise type(exc)(f"error calling {name}: {exc}") from None
         except ExecError as exc:
             raise ExecError(f"error calling {name}: {exc}") from None
         except TemplateLimitError:
@@ -460,22 +708,6 @@ class Runtime:
         if fn is NO_VALUE:
             raise ExecError("error calling call: call of nil")
         raise ExecError(f"error calling call: non-function of type {go_type_name(fn)}")
-
-    def sprintf(self, fmt: str, *args: Any) -> str:
-        self._check_widths(fmt)
-        return gofmt.sprintf(fmt, *args)
-
-    def _check_widths(self, fmt: str) -> None:
-        digits = 0
-        for ch in fmt:
-            if ch.isdigit():
-                digits += 1
-                if digits > len(str(self.limits.max_width)):
-                    raise TemplateLimitError(
-                        f"printf width or precision over {self.limits.max_width}"
-                    )
-            else:
-                digits = 0
 
 
 def and_(*thunks: Callable[[], Any]) -> Any:

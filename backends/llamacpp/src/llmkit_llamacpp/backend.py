@@ -380,6 +380,13 @@ class LlamaCppBackend:
             return self.go_template
         compiled = self._request_templates.get(source)
         if compiled is None:
+            if len(source) > _MAX_REQUEST_TEMPLATE:
+                # Compiling is not bounded by the render limits (about 4 s a MB).
+                raise InvalidRequestError(
+                    f"template: {len(source)} characters is more than the "
+                    f"{_MAX_REQUEST_TEMPLATE} a request's template may have",
+                    fields=["template"],
+                )
             compiled = Template.from_go(source, name="request")
             if len(self._request_templates) >= 16:
                 self._request_templates.clear()
@@ -777,6 +784,8 @@ class _RequestGrammar:
     what: str
 
 
+#: The longest Go template a generate request may carry (256 KiB).
+_MAX_REQUEST_TEMPLATE = 256 * 1024
 #: llama.cpp refuses a grammar that repeats a rule more than this many times.
 _MAX_REPETITION = 2000
 _REPETITION_KEYS = ("maxLength", "minLength", "maxItems", "minItems")
