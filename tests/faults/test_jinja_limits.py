@@ -61,7 +61,10 @@ CHILD = textwrap.dedent(
     except BaseException as exc:
         outcome = {{"error": type(exc).__name__, "message": str(exc)[:500]}}
     outcome["seconds"] = time.monotonic() - start
-    outcome["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # This process's own peak (VmHWM): ru_maxrss would carry the forking parent's over exec.
+    with open("/proc/self/status") as status:
+        peaks = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+    outcome["peak_mib"] = int(peaks[0]) / 1024
     print(json.dumps(outcome))
     """
 ).format(limit=ADDRESS_SPACE)
