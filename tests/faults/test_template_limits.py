@@ -455,12 +455,11 @@ class TestGoAgrees:
                 Template.from_go("{{ " + literal + " }}")
 
     def test_define_on_the_legacy_path(self):
-        gorender = pytest.importorskip("gorender")
+        import gorender  # the test extra's Go is always there: no Go is a failure
+
         source = '{{ define "x" }}X{{ end }}{{ template "x" . }}{{ .Prompt }}'
         try:
             gorender.go_render(source, MESSAGES)
-        except gorender.GoToolchainError:
-            pytest.skip("no Go toolchain")
         except gorender.GoRenderError as exc:
             assert exc.stage == "execute" and 'template "x" not defined' in exc.message
         else:
