@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         os.environ[CORPUS_ENV] = str(corpus)  # read by tests/conformance/corpus_location.py
     config.stash[_corpus_key] = corpus
+    named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if corpus is None and any(path.is_relative_to(CONFORMANCE) for path in named):
+        raise pytest.UsageError(
+            f"tests/conformance needs the corpus: give --corpus DIR or {CORPUS_ENV}=DIR"
+        )
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

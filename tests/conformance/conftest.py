@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
-from corpus_location import OLLAMA_TEMPLATES
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
+    from corpus_location import OLLAMA_TEMPLATES  # set only once a corpus was given
+
     return OLLAMA_TEMPLATES
 
 
