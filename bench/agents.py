@@ -187,7 +187,7 @@ def main() -> None:
         f"{ttft_ratio:.2f} (target <= {TTFT_TARGET}: {verdict(ttft_ratio <= TTFT_TARGET)})"
     )
     print(f"identical answers: {same} of {args.turns * args.rounds}")
-    print(f"engine counters: {next(iter(backend._loaded.values())).engine.counters()}")
+    print(f"engine counters: {backend.engine_counters()}")
     backend.close()
 
 

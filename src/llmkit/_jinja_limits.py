@@ -94,6 +94,11 @@ class ChatTemplateLimits:
     ``max_seconds``
         Wall-clock seconds one render may take, checked every 16 steps and every 16
         operators; ``math.inf`` turns the deadline off.
+    ``cancel``
+        Lets the caller stop a render early (the client went away): a callable returning
+        true once the render should stop (such as
+        :func:`llmkit.backends.caller_cancelled`), or a ``threading.Event``; checked as
+        often as the deadline.  ``None``: never cancelled.
     """
 
     max_template_size: int = 256 * 1024
@@ -102,6 +107,7 @@ class ChatTemplateLimits:
     max_alloc: int | None = None
     max_range: int = 100_000
     max_seconds: float = 5.0
+    cancel: Callable[[], object] | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_template_size", "max_steps", "max_output", "max_range"):
@@ -180,12 +186,17 @@ class Budget:
             self.poll()
 
     def poll(self) -> None:
-        """Stop once the deadline has passed."""
+        """Stop once the deadline has passed or the caller cancelled."""
         if _monotonic() > self.deadline:
             raise LimitExceeded(
                 f"rendering went past ChatTemplateLimits.max_seconds = "
                 f"{self.limits.max_seconds:g} seconds"
             )
+        cancel = self.limits.cancel
+        if cancel is not None:
+            is_set = getattr(cancel, "is_set", None)
+            if is_set() if callable(is_set) else cancel():
+                raise LimitExceeded("rendering was cancelled (ChatTemplateLimits.cancel)")
 
     def fits(self, size: int, what: str = "a value") -> None:
         """Refuse a value of ``size`` characters or items before it is built."""

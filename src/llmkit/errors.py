@@ -15,6 +15,7 @@
     │   ├── GenerationError          the runtime failed while generating
     │   │   └── RemoteGenerationError   a server reported an error inside a stream
     │   ├── BackendBusyError         every slot is taken and the queue is full (``.retry_after``)
+    │   ├── RequestCancelledError    the async caller went away while the request was prepared
     │   └── RemoteError              an HTTP backend's server failed (``.url``, ``.status_code``)
     │       ├── ConnectionFailedError   no connection, or it dropped before a response
     │       ├── RemoteTimeoutError      connect, read or whole-request timeout
@@ -70,6 +71,7 @@ __all__ = [
     "RemoteGenerationError",
     "RemoteModelNotFoundError",
     "RemoteTimeoutError",
+    "RequestCancelledError",
     "ResponseFormatError",
     "ResponseTooLargeError",
     "StreamDecodeError",
@@ -219,6 +221,17 @@ class BackendBusyError(BackendError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RequestCancelledError(BackendError):
+    """The caller went away while a backend was still preparing or queueing its request.
+
+    Raised in the worker thread of an in-process backend driven from async code
+    (:class:`~llmkit.backends.ThreadedAsyncBackend`) once the awaiting task is cancelled
+    (a client of ``llmkit serve`` disconnected, a timeout): a template render, a context
+    fit or a wait for a free slot stops at its next check instead of running to its end.
+    The async caller sees its own cancellation, not this error.
+    """
 
 
 class RemoteError(BackendError):

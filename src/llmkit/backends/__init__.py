@@ -29,7 +29,13 @@ import functools
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, cast
 
-from llmkit.backends.base import AsyncBackend, Backend, ExclusiveModelLock, ThreadedAsyncBackend
+from llmkit.backends.base import (
+    AsyncBackend,
+    Backend,
+    ExclusiveModelLock,
+    ThreadedAsyncBackend,
+    caller_cancelled,
+)
 from llmkit.errors import BackendError, BackendNotFoundError, BackendNotInstalledError
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "ExclusiveModelLock",
     "ThreadedAsyncBackend",
     "available_backends",
+    "caller_cancelled",
     "load_plugin",
     "parse_backend_spec",
     "resolve_async_backend",

@@ -19,9 +19,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 
-from llmkit.errors import BackendBusyError, BackendError
+from llmkit.errors import BackendBusyError, BackendError, RequestCancelledError
 from llmkit.types.events import StreamEvent
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse
@@ -31,6 +33,8 @@ __all__ = [
     "Backend",
     "ExclusiveModelLock",
     "ThreadedAsyncBackend",
+    "caller_cancelled",
+    "raise_if_caller_cancelled",
 ]
 
 T = TypeVar("T")
@@ -84,10 +88,49 @@ def _next_or_end(iterator: Iterator[T]) -> T | object:
     return next(iterator, _END)
 
 
+def caller_cancelled() -> bool:
+    """Whether the async task this worker thread runs for has been cancelled.
+
+    True only in a worker thread of :class:`ThreadedAsyncBackend` (any
+    ``anyio.to_thread.run_sync`` call) whose awaiting task was cancelled: a client of
+    ``llmkit serve`` disconnected, a timeout ran out.  False in any other thread, so a
+    backend can pass it as the ``cancel`` of its template limits, or poll it while it
+    waits, and stop work nobody will read.  Cheap: a few attribute reads.
+    """
+    try:
+        anyio.from_thread.check_cancelled()
+    except RuntimeError:  # not an anyio worker thread (NoEventLoopError)
+        return False
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # the event loop's cancellation exception, raised here
+        return True
+    return False
+
+
+def raise_if_caller_cancelled() -> None:
+    """Raise :class:`~llmkit.errors.RequestCancelledError` when :func:`caller_cancelled`."""
+    if caller_cancelled():
+        raise RequestCancelledError("the caller cancelled the request")
+
+
 def _close_iterator(iterator: Iterator[Any]) -> None:
     close: Callable[[], None] | None = getattr(iterator, "close", None)
     if close is not None:
         close()
+
+
+async def _in_worker(function: Callable[..., T], *args: Any, limiter: anyio.CapacityLimiter) -> T:
+    """``function(*args)`` in a worker thread; cancelled, the task sees its cancellation.
+
+    The thread is waited for (it may poll :func:`caller_cancelled` to end early); an
+    error it raised because the caller was cancelled gives way to that cancellation.
+    """
+    try:
+        return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+    except Exception:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        raise
 
 
 class ThreadedAsyncBackend:
@@ -101,7 +144,10 @@ class ThreadedAsyncBackend:
     A backend's ``max_queue`` bounds the streams waiting for a turn: one more raises
     :class:`~llmkit.errors.BackendBusyError` at once (none: they all wait).
     Cancelling the awaiting task stops generation after the token in flight:
-    the iterator is then closed in a shielded worker call.
+    the iterator is then closed in a shielded worker call.  Work in the worker thread
+    that polls :func:`caller_cancelled` (template renders, context fitting, the wait
+    for a free slot in the llama.cpp engine) stops at its next check; the awaiting
+    task then sees its own cancellation rather than the error that stopped the work.
     """
 
     def __init__(self, backend: Backend, limiter: anyio.CapacityLimiter | None = None) -> None:
@@ -154,10 +200,10 @@ class ThreadedAsyncBackend:
         limiter = self._limiter_now()
         await self._take_turn()
         try:
-            iterator = await anyio.to_thread.run_sync(start, limiter=limiter)
+            iterator = await _in_worker(start, limiter=limiter)
             try:
                 while True:
-                    event = await anyio.to_thread.run_sync(_next_or_end, iterator, limiter=limiter)
+                    event = await _in_worker(_next_or_end, iterator, limiter=limiter)
                     if event is _END:
                         return
                     yield cast(StreamEvent, event)

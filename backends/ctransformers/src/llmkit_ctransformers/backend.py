@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
+from llmkit.backends.base import caller_cancelled
 from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
-from llmkit.chat_template import JinjaChatTemplate
+from llmkit.chat_template import ChatTemplateLimits, JinjaChatTemplate
 from llmkit.errors import (
     GenerationError,
     GGUFError,
@@ -46,7 +47,7 @@ from llmkit.gguf import GGUFMetadata, GGUFValue
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
-from llmkit.template import Template
+from llmkit.template import Limits, Template
 from llmkit.types.events import Done, StreamEvent, TextDelta
 from llmkit.types.messages import Message
 from llmkit.types.options import Options
@@ -140,7 +141,7 @@ class _Loaded(LoadedModel):
             return None
         if self._template is None or self._template_for != source:
             self._template = JinjaChatTemplate(
-                source, bos_token=self.bos_text, eos_token=self.eos_text
+                source, bos_token=self.bos_text, eos_token=self.eos_text, limits=_JINJA_LIMITS
             )
             self._template_for = source
         return self._template
@@ -274,7 +275,9 @@ class CTransformersBackend:
 
         def prompt(loaded: _Loaded) -> list[int]:
             if self.go_template is not None:
-                text = self.go_template.render(request.messages, tools=request.tools)
+                text = self.go_template.render(
+                    request.messages, tools=request.tools, limits=_GO_LIMITS
+                )
                 return loaded.tokenize(text)
             template = loaded.template(self.chat_template)
             if template is None:
@@ -306,7 +309,9 @@ class CTransformersBackend:
             if request.system:
                 turns.insert(0, Message(role="system", content=request.system))
             if go is not None and not request.raw:
-                text = go.render(turns, prompt=request.prompt, suffix=request.suffix or "")
+                text = go.render(
+                    turns, prompt=request.prompt, suffix=request.suffix or "", limits=_GO_LIMITS
+                )
                 return context + loaded.tokenize(text, add_bos=not context)
             template = None if request.raw else loaded.template(self.chat_template)
             if template is None:
@@ -536,3 +541,9 @@ def _free(loaded: _Loaded) -> None:
         loaded.llm = None  # ctransformers frees the native model when its LLM object goes
     finally:
         loaded.lock.release()
+
+
+#: Renders keep their default bounds and stop early when an async caller is cancelled
+#: (a client of ``llmkit serve`` went away): ``caller_cancelled`` is false elsewhere.
+_GO_LIMITS = Limits(cancel=caller_cancelled)
+_JINJA_LIMITS = ChatTemplateLimits(cancel=caller_cancelled)

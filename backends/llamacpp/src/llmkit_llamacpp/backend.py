@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from llmkit._request import OptionsLike, coerce_options
+from llmkit.backends.base import caller_cancelled
 from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
-from llmkit.chat_template import JinjaChatTemplate
+from llmkit.chat_template import ChatTemplateLimits, JinjaChatTemplate
 from llmkit.errors import (
     ContextWindowError,
     GenerationError,
@@ -42,7 +43,7 @@ from llmkit.gguf import read_gguf_metadata
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
-from llmkit.template import Template
+from llmkit.template import Limits, Template
 from llmkit.tokens.context import ContextFit, ContextTruncatedWarning, fit_messages
 from llmkit.tools.grammar import ToolCallGrammar
 from llmkit.tools.stream import infer_tool_format, parse_stream, stream_parser
@@ -51,7 +52,7 @@ from llmkit.types.messages import Message
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
 from llmkit.types.responses import EmbedResponse, Usage
-from llmkit_llamacpp.engine import BatchEngine, Finished, SequenceJob
+from llmkit_llamacpp.engine import BatchEngine, EngineCounters, Finished, SequenceJob
 from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
 from llmkit_llamacpp.sampling import SamplerSpec, grammar_is_accepted
 
@@ -106,7 +107,7 @@ class _Loaded(LoadedModel):
             return None
         if self._template is None or self._template_for != source:
             self._template = JinjaChatTemplate(
-                source, bos_token=self.bos_text, eos_token=self.eos_text
+                source, bos_token=self.bos_text, eos_token=self.eos_text, limits=_JINJA_LIMITS
             )
             self._template_for = source
         return self._template
@@ -261,7 +262,7 @@ class LlamaCppBackend:
 
         def render(loaded: _Loaded, messages: list[Message]) -> str:
             if self.go_template is not None:
-                return self.go_template.render(messages, tools=tools)
+                return self.go_template.render(messages, tools=tools, limits=_GO_LIMITS)
             template = loaded.template(self.chat_template)
             if template is None:
                 raise InvalidRequestError(
@@ -302,7 +303,9 @@ class LlamaCppBackend:
                 turns = [Message(role="user", content=request.prompt)]
                 if request.system:
                     turns.insert(0, Message(role="system", content=request.system))
-                text = go.render(turns, prompt=request.prompt, suffix=request.suffix or "")
+                text = go.render(
+                    turns, prompt=request.prompt, suffix=request.suffix or "", limits=_GO_LIMITS
+                )
                 return list(request.context or []) + _tokenize(
                     loaded, text, add_bos=not request.context
                 )
@@ -368,6 +371,21 @@ class LlamaCppBackend:
             load_duration=loaded.take_load_ns(),
             prompt_eval_count=sum(counts),
         )
+
+    def engine_counters(self) -> EngineCounters:
+        """What the engines of the loaded models did with prompts, summed over the models.
+
+        ``prompt_tokens`` were asked for; ``evaluated`` were read by ``llama_decode``;
+        ``reused`` stayed in a slot from its previous request; ``copied`` came from another
+        slot (a prefix shared by requests at once).  Zero when nothing is loaded.
+        """
+        total = EngineCounters()
+        for loaded in self._loaded.values():
+            if loaded.engine is not None:
+                counters = loaded.engine.counters()
+                for name, value in vars(counters).items():
+                    setattr(total, name, getattr(total, name) + value)
+        return total
 
     def close(self) -> None:
         """Unload every model this backend loaded."""
@@ -786,6 +804,10 @@ class _RequestGrammar:
 
 #: The longest Go template a generate request may carry (256 KiB).
 _MAX_REQUEST_TEMPLATE = 256 * 1024
+#: Renders keep their default bounds and stop early when an async caller is cancelled
+#: (a client of ``llmkit serve`` went away): ``caller_cancelled`` is false elsewhere.
+_GO_LIMITS = Limits(cancel=caller_cancelled)
+_JINJA_LIMITS = ChatTemplateLimits(cancel=caller_cancelled)
 #: llama.cpp refuses a grammar that repeats a rule more than this many times.
 _MAX_REPETITION = 2000
 _REPETITION_KEYS = ("maxLength", "minLength", "maxItems", "minItems")

@@ -45,10 +45,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmkit.backends.base import raise_if_caller_cancelled
 from llmkit.errors import BackendBusyError, GenerationError, InvalidRequestError, ModelLoadError
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.types.events import TextDelta
 from llmkit_llamacpp.sampling import SamplerChain, SamplerSpec
+
+#: How often a reader waiting for its sequence's next event checks whether its async
+#: caller was cancelled (it then raises, and closing the stream frees the slot).
+_CANCEL_POLL_SECONDS = 0.1
 
 __all__ = ["BatchEngine", "EngineCounters", "Finished", "SequenceJob", "SequenceStream"]
 
@@ -119,8 +124,14 @@ class SequenceStream:
         self._job = job
 
     def __iter__(self) -> Iterator[TextDelta | Finished]:
+        events = self._job.events
         while True:
-            item = self._job.events.get()
+            try:
+                item = events.get(timeout=_CANCEL_POLL_SECONDS)
+            except queue.Empty:
+                # Waiting (for a slot, or a long prompt): stop if an async caller went away.
+                raise_if_caller_cancelled()
+                continue
             if isinstance(item, _Failed):
                 raise item.error
             yield item
