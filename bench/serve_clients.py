@@ -198,7 +198,7 @@ async def clients_at_once(url: str, model: str, n: int, tokens: int) -> Run:
     )
 
 
-def servers(path: str, parallel: int, llama_server: str | None) -> list[Server]:
+def servers(name: str, path: str, parallel: int, llama_server: str | None) -> list[Server]:
     python = sys.executable
     found = [
         Server(
@@ -209,13 +209,13 @@ def servers(path: str, parallel: int, llama_server: str | None) -> list[Server]:
                 "llmkit",
                 "serve",
                 "--model",
-                path,
+                name,
                 "--port",
                 "{port}",
                 "--log-level",
                 "warning",
             ],
-            model=Path(path).stem,
+            model=name,
         ),
         Server(
             "lcpp-python",
@@ -342,7 +342,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--parallel", type=int, default=4, help="llmkit serve's default: 4")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="slots for llmkit serve and llama-server (default: llmkit serve's default, 4)",
+    )
     parser.add_argument("--llama-server", default=None, help="path of llama.cpp's llama-server")
     parser.add_argument("--system-tokens", type=int, default=1000)
     parser.add_argument("--only", nargs="*", default=None, help="server names to run")
@@ -360,7 +365,9 @@ def main() -> None:
         f"default (llama-cpp-python and llmkit: {max(1, (os.cpu_count() or 2) // 2)} to decode, "
         f"{os.cpu_count()} for prompts; llama-server: its own)"
     )
-    every = servers(path, args.parallel, llama_server)
+    every = servers(args.model, path, args.parallel or 4, llama_server)
+    if args.parallel is not None:
+        every[0].command += ["--parallel", str(args.parallel)]
     if args.only:
         every = [s for s in every if s.name in args.only]
     if llama_server is None:

@@ -20,11 +20,13 @@ import time
 
 import httpx
 import pytest
+from serve.serve_helpers import serve_subprocess
 from serve_fixtures import (
     MAX_BODY,
     MODEL,
     OLLAMA_GENERATING,
     TIMEOUT_SECONDS,
+    USER,
     VALID_BODIES,
     body_faults,
     cpu_seconds,
@@ -179,6 +181,62 @@ def test_a_slowloris_body_is_cut_off_by_the_body_timeout(fault_server):
     )
     assert answer.closed and answer.seconds < TIMEOUT_SECONDS + 1.5, answer
     assert answer.status == 408 and "--body-timeout" in answer.json()["error"]["message"]
+
+
+def test_a_client_that_stops_reading_is_cut_off_by_the_write_timeout():
+    """A stream nobody reads fills the socket's buffers; the server then waits at most the
+    write timeout, closes the connection and stops the stream. (The mock backend echoes a
+    long prompt a word an event, fast enough to fill the buffers in a second or two.)"""
+    import socket
+
+    words = 150_000
+    with serve_subprocess("--backend", "mock", "--write-timeout", "1") as served:
+        body = json.dumps(
+            {"model": "mock", "messages": [{"role": "user", "content": "w " * words}]}
+        ).encode()
+        head = f"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", served.port))
+            sock.sendall(head.encode() + body)
+            started = time.monotonic()
+            while "--write-timeout" not in served.output():
+                assert time.monotonic() - started < 30, "the connection was not cut off"
+                time.sleep(0.2)
+            cut_after = time.monotonic() - started
+            # What the kernel had buffered, then the end: far from the whole stream.
+            sock.settimeout(5)
+            got = b""
+            try:
+                while piece := sock.recv(1 << 16):
+                    got += piece
+            except ConnectionResetError:
+                pass
+        print(f"cut off {cut_after:.1f} s after the request, {len(got)} bytes delivered")
+        assert got.count(b'"done":false') < words // 2
+        # The stream was stopped: the server is idle, and answers the next request at once.
+        time.sleep(0.5)
+        before = cpu_seconds(served.process.pid)
+        time.sleep(0.5)
+        assert cpu_seconds(served.process.pid) - before < 0.05, "the stream went on"
+        reply = httpx.post(f"{served.url}/api/chat", json={"model": "mock", "messages": USER})
+        assert reply.status_code == 200
+
+
+def test_connections_past_max_connections_are_answered_503():
+    import socket
+
+    with serve_subprocess("--backend", "mock", "--max-connections", "3") as served:
+        held = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(3)]
+        try:
+            time.sleep(0.3)
+            refused = httpx.get(f"{served.url}/api/tags")
+            assert refused.status_code == 503
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.3)
+        assert httpx.get(f"{served.url}/api/tags").status_code == 200
 
 
 def test_an_idle_connection_is_closed(fault_server):

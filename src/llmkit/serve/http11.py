@@ -10,6 +10,10 @@ seconds, however the bytes trickle in.  A connection that sent part of a
 request is answered 408 (JSON, Ollama's shape: the path is not known yet) before
 it is closed.
 
+A response blocked on a client that does not read it (the socket's and the transport's
+send buffers full, so uvicorn pauses writing) for ``write_timeout`` seconds closes the
+connection: the app sees a disconnect, which stops a stream's generation and frees its slot.
+
 The header block is at most ``max_header_bytes`` (h11's limit on an incomplete
 event); a longer one, and any request h11 cannot parse, is answered 431 or 400
 with a JSON error.  The body's limits are :class:`~llmkit.serve.limits.RequestLimits`'.
@@ -50,11 +54,38 @@ class LimitedH11Protocol(H11Protocol):
     header_timeout: float = ServeLimits.header_timeout
     keep_alive_timeout: float = ServeLimits.keep_alive_timeout
     max_header_bytes: int = ServeLimits.max_header_bytes
+    write_timeout: float = ServeLimits.write_timeout
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timeout_keep_alive = self.keep_alive_timeout  # type: ignore[assignment]
         self._header_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        self._cancel_write_timer()
+        super().resume_writing()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        if self.transport.is_closing():
+            return
+        self.logger.info(
+            "closed a connection: the client read nothing of its response for %g seconds "
+            "(llmkit serve --write-timeout)",
+            self.write_timeout,
+        )
+        self.transport.abort()  # close() would wait to send what the client does not read
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -79,6 +110,7 @@ class LimitedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_write_timer()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
@@ -140,5 +172,6 @@ def protocol_class(limits: ServeLimits) -> type[LimitedH11Protocol]:
             "header_timeout": limits.header_timeout,
             "keep_alive_timeout": limits.keep_alive_timeout,
             "max_header_bytes": limits.max_header_bytes,
+            "write_timeout": limits.write_timeout,
         },
     )

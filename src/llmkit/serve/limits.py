@@ -75,12 +75,19 @@ class ServeLimits:
     """Seconds an idle connection is kept open between requests (``--keep-alive-timeout``)."""
     max_header_bytes: int = 16 << 10
     """The largest request line plus headers (``--max-header-size``): 16 KiB, h11's default."""
+    write_timeout: float = 60.0
+    """Seconds a response may stay blocked on a client that does not read it (the server's
+    send buffers full) before the connection is closed (``--write-timeout``): a client that
+    stops reading a stream cannot hold its slot for good."""
+    max_connections: int = 1024
+    """Connections (and requests in progress) served at once; one more is answered 503 and
+    closed (``--max-connections``, uvicorn's ``limit_concurrency``)."""
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_header_bytes"):
+        for name in ("max_body_bytes", "max_header_bytes", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("body_timeout", "header_timeout", "keep_alive_timeout"):
+        for name in ("body_timeout", "header_timeout", "keep_alive_timeout", "write_timeout"):
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -251,6 +258,22 @@ def limit_options(command: F) -> F:
             callback=lambda _ctx, _param, value: size(value),
             help="Largest request line plus headers (bytes, or with K, M).",
         ),
+        click.option(
+            "--write-timeout",
+            default=default.write_timeout,
+            show_default=True,
+            type=seconds,
+            metavar="SECONDS",
+            help="Time a response may wait for a client that does not read it; then the "
+            "connection is closed (and its generation stopped).",
+        ),
+        click.option(
+            "--max-connections",
+            default=default.max_connections,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Connections served at once; one more is answered 503.",
+        ),
     ]
 
     @functools.wraps(command)
@@ -261,6 +284,8 @@ def limit_options(command: F) -> F:
         header_timeout: float,
         keep_alive_timeout: float,
         max_header_size: int,
+        write_timeout: float,
+        max_connections: int,
         **kwargs: Any,
     ) -> Any:
         limits = ServeLimits(
@@ -269,6 +294,8 @@ def limit_options(command: F) -> F:
             header_timeout=header_timeout,
             keep_alive_timeout=keep_alive_timeout,
             max_header_bytes=max_header_size,
+            write_timeout=write_timeout,
+            max_connections=max_connections,
         )
         return command(*args, limits=limits, **kwargs)
 

@@ -140,8 +140,9 @@ def uvicorn_config(
     log_level: str = "info",
     limits: ServeLimits = DEFAULT_LIMITS,
 ) -> uvicorn.Config:
-    """How :func:`run` configures uvicorn: h11 with the header and keep-alive timeouts of
-    ``limits`` (:mod:`llmkit.serve.http11`), its header size limit, and no WebSockets."""
+    """How :func:`run` configures uvicorn: h11 with the header, keep-alive and write
+    timeouts of ``limits`` (:mod:`llmkit.serve.http11`), its header size limit, at most
+    ``max_connections`` at once, and no WebSockets."""
     import uvicorn
 
     from llmkit.serve.http11 import protocol_class
@@ -154,6 +155,7 @@ def uvicorn_config(
         http=protocol_class(limits),
         ws="none",
         h11_max_incomplete_event_size=limits.max_header_bytes,
+        limit_concurrency=limits.max_connections,
     )
 
 
@@ -168,7 +170,8 @@ def run(
     """Serve ``app`` with uvicorn until interrupted (see :func:`uvicorn_config`).
 
     The body's limits are the app's own (``create_app(limits=...)``); ``limits``
-    here sets the header timeout, the keep-alive timeout and the header size.
+    here sets the header, keep-alive and write timeouts, the header size and the
+    number of connections.
     """
     import uvicorn
 
