@@ -26,6 +26,7 @@ prompt plus every question (the ideal) and every prompt read whole.
 
     python bench/serve_clients.py                      # 8 and 16 clients, 2 rounds
     python bench/serve_clients.py --clients 8 --rounds 1
+    python bench/serve_clients.py --llmkit-args "-b llamacpp:smollm2?flash_attn=true"
 
 It always exits 0: benchmarks inform, they do not fail CI. The CPU, thread counts and
 llama.cpp's build flags are printed with the results.
@@ -349,6 +350,11 @@ def main() -> None:
         help="slots for llmkit serve and llama-server (default: llmkit serve's default, 4)",
     )
     parser.add_argument("--llama-server", default=None, help="path of llama.cpp's llama-server")
+    parser.add_argument(
+        "--llmkit-args",
+        default="",
+        help='more arguments for llmkit serve, e.g. "-b llamacpp:smollm2?flash_attn=true"',
+    )
     parser.add_argument("--system-tokens", type=int, default=1000)
     parser.add_argument("--only", nargs="*", default=None, help="server names to run")
     args = parser.parse_args()
@@ -368,6 +374,7 @@ def main() -> None:
     every = servers(args.model, path, args.parallel or 4, llama_server)
     if args.parallel is not None:
         every[0].command += ["--parallel", str(args.parallel)]
+    every[0].command += args.llmkit_args.split()
     if args.only:
         every = [s for s in every if s.name in args.only]
     if llama_server is None:

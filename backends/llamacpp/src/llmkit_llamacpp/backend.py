@@ -219,9 +219,24 @@ class LlamaCppBackend:
         """``llamacpp:NAME`` or ``llamacpp:PATH.gguf``; an empty target is the default model.
 
         A query string sets the engine: ``llamacpp:smollm2?parallel=8&cache_prompt=false``
-        (``parallel``, ``cache_prompt``, ``engine``, ``tool_format``, ``max_queue``)."""
+        (``parallel``, ``cache_prompt``, ``engine``, ``tool_format``, ``max_queue``), and
+        ``flash_attn=true`` turns on llama.cpp's flash attention (``extra={"flash_attn":
+        True}`` in the backend's options)."""
         model, _, query = target.partition("?")
-        for key, value in _target_options(query).items():
+        parsed = _target_options(query)
+        flash_attn = parsed.pop("flash_attn", None)
+        if flash_attn is not None:
+            options = coerce_options(kwargs.get("options")) or Options()
+            extra = dict(options.extra or {})
+            if "flash_attn" in extra:
+                raise InvalidRequestError(
+                    "backend string: flash_attn is given twice (in the string and in options)",
+                    fields=["flash_attn"],
+                )
+            kwargs["options"] = options.model_copy(
+                update={"extra": {**extra, "flash_attn": flash_attn}}
+            )
+        for key, value in parsed.items():
             if key in kwargs:
                 raise InvalidRequestError(
                     f"backend string: {key} is given twice (in the string and as an argument)",
@@ -610,6 +625,7 @@ _TARGET_OPTIONS: dict[str, Callable[[str], Any]] = {
     "engine": _flag,
     "tool_format": str,
     "max_queue": int,
+    "flash_attn": _flag,
 }
 
 
