@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 
 from llmkit._jinja_limits import BoundedEnvironment, ChatTemplateLimits, check_strftime, to_json
-from llmkit.errors import InvalidRequestError
+from llmkit.errors import ChatTemplateError
 from llmkit.types.messages import Message, Tool
 
 __all__ = [
@@ -33,10 +33,6 @@ __all__ = [
 
 # A template's own message (raise_exception) or a Python error is cut to this length.
 _MAX_MESSAGE = 500
-
-
-class ChatTemplateError(InvalidRequestError):
-    """A chat template failed to compile, raised while rendering, or went past a limit."""
 
 
 def _raise_exception(message: str) -> None:

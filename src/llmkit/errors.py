@@ -6,14 +6,22 @@
     ├── InvalidRequestError          bad input: names the field (``options.temperature``)
     │   ├── UnsupportedOptionError   an option the chosen backend cannot honour
     │   ├── UnsupportedFeatureError  a request field the chosen backend cannot honour
-    │   └── ContextWindowError       the prompt cannot fit ``num_ctx`` (says how many tokens)
+    │   ├── ContextWindowError       the prompt cannot fit ``num_ctx`` (says how many tokens)
+    │   ├── TemplateError            a Go template failed (``.name``, ``.line``, ``.column``)
+    │   │   ├── TemplateSyntaxError     it does not parse
+    │   │   ├── TemplateExecError       it failed while rendering
+    │   │   │   ├── TemplateLimitError      past one of its ``Limits``, or out of memory
+    │   │   │   └── TemplateCancelledError  the caller cancelled the render
+    │   │   └── JinjaExportError        no exact Jinja equivalent (``.construct``)
+    │   └── ChatTemplateError        a Jinja chat template failed or went past a limit
     ├── BackendError                 a backend could not be chosen, loaded or run
     │   ├── BackendNotFoundError     no backend answers to that name or URL scheme
     │   │   └── BackendNotInstalledError  a known backend whose plug-in is missing
     │   ├── ModelNotFoundError       no such model file or registry name (names the path)
     │   ├── ModelLoadError           the runtime could not load the model
     │   ├── GenerationError          the runtime failed while generating
-    │   │   └── RemoteGenerationError   a server reported an error inside a stream
+    │   │   ├── RemoteGenerationError   a server reported an error inside a stream
+    │   │   └── WorkerLostError         a batch line's Ray worker or node kept dying
     │   ├── BackendBusyError         every slot is taken and the queue is full (``.retry_after``)
     │   ├── RequestCancelledError    the async caller went away while the request was prepared
     │   └── RemoteError              an HTTP backend's server failed (``.url``, ``.status_code``)
@@ -29,6 +37,8 @@
     │   ├── StreamInterruptedError   cut off mid-way; ``.partial`` holds what arrived
     │   └── StreamDecodeError        bytes that are not the stream's format; names the line
     ├── ModelStoreError              the local model store could not pull or remove a model
+    ├── BatchFileError               a batch output file is locked by another batch, or unwritable
+    ├── ServeError                   ``llmkit serve`` refuses a request (``.status``, ``.code``)
     ├── TokenizerError               a tokenizer could not be built (names the vocabulary type)
     ├── GGUFError                    a corrupt or truncated GGUF file (names byte offset and key)
     ├── ResponseFormatError          a response does not match the requested ``format``
@@ -56,12 +66,15 @@ __all__ = [
     "BackendNotFoundError",
     "BackendNotInstalledError",
     "BadRequestError",
+    "BatchFileError",
+    "ChatTemplateError",
     "ConnectionFailedError",
     "ContextWindowError",
     "GGUFError",
     "GenerationError",
     "HTTPStatusError",
     "InvalidRequestError",
+    "JinjaExportError",
     "LLMKitError",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -74,13 +87,20 @@ __all__ = [
     "RequestCancelledError",
     "ResponseFormatError",
     "ResponseTooLargeError",
+    "ServeError",
     "StreamDecodeError",
     "StreamError",
     "StreamInterruptedError",
+    "TemplateCancelledError",
+    "TemplateError",
+    "TemplateExecError",
+    "TemplateLimitError",
+    "TemplateSyntaxError",
     "TokenizerError",
     "ToolLoopError",
     "UnsupportedFeatureError",
     "UnsupportedOptionError",
+    "WorkerLostError",
 ]
 
 
@@ -174,6 +194,77 @@ class ContextWindowError(InvalidRequestError):
         self.reserved = reserved
 
 
+class TemplateError(InvalidRequestError):
+    """A Go template could not be compiled or rendered.
+
+    ``name``, ``line`` and ``column`` (1-based) say where; ``source_line`` is
+    the offending line of the template.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "",
+        line: int = 0,
+        column: int = 0,
+        source_line: str = "",
+    ) -> None:
+        where = f"{name}:{line}:{column}" if line else name
+        text = f"template: {where}: {message}" if where else f"template: {message}"
+        if source_line:
+            caret = " " * max(column - 1, 0) + "^"
+            text += f"\n    {source_line}\n    {caret}"
+        super().__init__(text, fields=["template"])
+        self.reason = message
+        self.name = name
+        self.line = line
+        self.column = column
+        self.source_line = source_line
+
+
+class TemplateSyntaxError(TemplateError):
+    """The template does not parse (Go reports these at parse time)."""
+
+
+class TemplateExecError(TemplateError):
+    """The template failed while executing (Go's execution errors)."""
+
+
+class TemplateLimitError(TemplateExecError):
+    """Rendering exceeded a safety limit of :class:`~llmkit.template.Limits` (steps, depth,
+    output or value size, printf width, created values, time) or ran out of memory."""
+
+
+class TemplateCancelledError(TemplateExecError):
+    """The caller cancelled the render (``Limits.cancel`` became set)."""
+
+
+class JinjaExportError(TemplateError):
+    """The template uses something the Jinja export cannot express exactly.
+
+    ``construct`` is the template text of the offending action (e.g. ``{{ js .Content }}``);
+    ``line``/``column`` say where it is, as for every :class:`TemplateError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        construct: str = "",
+        name: str = "",
+        line: int = 0,
+        column: int = 0,
+        source_line: str = "",
+    ) -> None:
+        super().__init__(message, name=name, line=line, column=column, source_line=source_line)
+        self.construct = construct
+
+
+class ChatTemplateError(InvalidRequestError):
+    """A chat template failed to compile, raised while rendering, or went past a limit."""
+
+
 class BackendError(LLMKitError):
     """A backend could not be chosen, loaded or run."""
 
@@ -208,6 +299,10 @@ class ModelLoadError(BackendError):
 
 class GenerationError(BackendError):
     """The runtime failed while generating."""
+
+
+class WorkerLostError(GenerationError):
+    """The Ray worker running a batch line kept dying (or its node did): the line was given up."""
 
 
 class BackendBusyError(BackendError):
@@ -345,6 +440,39 @@ class ModelStoreError(LLMKitError):
     """The local model store could not pull, verify or remove a model."""
 
 
+class BatchFileError(LLMKitError):
+    """A batch's output file cannot be used: another batch holds it, or a write failed.
+
+    ``path`` is the file; ``line`` the input line whose result was being written,
+    when there was one.
+    """
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+class ServeError(LLMKitError):
+    """A request the server refuses for a reason of its own (auth, route, model name)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.kind = kind
+
+
 class TokenizerError(LLMKitError):
     """A tokenizer could not be built: an unsupported vocabulary or pre-tokenizer type
     (named in the message), or a vocabulary that contradicts itself."""
@@ -392,7 +520,7 @@ class ResponseFormatError(LLMKitError):
 
 
 class ToolLoopError(LLMKitError):
-    """The tool loop (:func:`llmkit.tools.run_tools`) made ``max_steps`` model calls and the
+    """The tool loop (:func:`llmkit.run_tools`) made ``max_steps`` model calls and the
     model still asked for tools. ``messages`` is the conversation so far (the last tool
     results included), ready to continue; ``steps`` is how many model calls were made."""
 

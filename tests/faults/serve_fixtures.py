@@ -366,6 +366,18 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def idle_after(pid: int, since: float, limit: float) -> float | None:
+    """Seconds from ``since`` (``time.monotonic()``) until the process stopped using CPU
+    (a 300 ms window with under 30 ms of it), or ``None`` if it was still busy ``limit``
+    seconds after ``since``."""
+    while time.monotonic() - since < limit:
+        before = cpu_seconds(pid)
+        time.sleep(0.3)
+        if cpu_seconds(pid) - before < 0.03:
+            return time.monotonic() - since - 0.3
+    return None
+
+
 def rss_bytes(pid: int) -> int:
     """The process's resident memory (Linux ``/proc``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import anyio
 import httpx
 import pytest
-from serve_fixtures import MODEL, cpu_seconds
+from serve_fixtures import MODEL, idle_after
 
 import llmkit
 from llmkit.backends import ThreadedAsyncBackend, caller_cancelled
@@ -201,13 +201,6 @@ def test_a_client_leaving_during_a_template_render_frees_the_server(fault_server
     body = {"model": MODEL, "prompt": "hi", "template": SLOW_GO, "options": {"num_predict": 1}}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{fault_server.url}/api/generate", json=body, timeout=1.0)
-    left = time.monotonic()
-    freed_after = None
-    while time.monotonic() - left < 8:
-        before = cpu_seconds(pid)
-        time.sleep(0.3)
-        if cpu_seconds(pid) - before < 0.03:
-            freed_after = time.monotonic() - left - 0.3
-            break
+    freed_after = idle_after(pid, time.monotonic(), limit=8)
     assert freed_after is not None, "the render went on after the client left"
     assert freed_after < 1.0, f"the server was busy {freed_after:.2f} s after the client left"

@@ -32,6 +32,7 @@ from serve_fixtures import (
     cpu_seconds,
     error_text,
     get_faults,
+    idle_after,
     raw_request,
     served_routes,
 )
@@ -313,14 +314,7 @@ def test_a_client_leaving_a_stream_frees_the_model_within_a_second(fault_server,
             time.sleep(0.5)
             assert cpu_seconds(pid) - busy_from > 0.2, "the model was not generating"
         left = time.monotonic()  # the connection is closed here
-    # Free: the process stops using CPU (a 300 ms window with under 30 ms of it).
-    freed_after = None
-    while time.monotonic() - left < 5:
-        before = cpu_seconds(pid)
-        time.sleep(0.3)
-        if cpu_seconds(pid) - before < 0.03:
-            freed_after = time.monotonic() - left - 0.3
-            break
+    freed_after = idle_after(pid, left, limit=5)
     assert freed_after is not None, "generation went on after the client left"
     print(f"{path}: the model was free {freed_after:.2f} s after the client left")
     assert freed_after < 1.0, f"the model was busy {freed_after:.2f} s after the client left"

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from llmkit.errors import InvalidRequestError, LLMKitError
+from llmkit.errors import BatchFileError, InvalidRequestError
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -50,19 +50,6 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _LOCK_TRIES = 20
-
-
-class BatchFileError(LLMKitError):
-    """A batch's output file cannot be used: another batch holds it, or a write failed.
-
-    ``path`` is the file; ``line`` the input line whose result was being written,
-    when there was one.
-    """
-
-    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.line = line
 
 
 def _kind(mode: int) -> str:

@@ -40,7 +40,7 @@ from llmkit.backends.http.retry import RetryPolicy
 from llmkit.batch.format import BatchItem
 from llmkit.batch.records import failure_record
 from llmkit.batch.runner import Emit, default_concurrency, execute_item
-from llmkit.errors import BackendError, BackendNotInstalledError, GenerationError
+from llmkit.errors import BackendError, BackendNotInstalledError, WorkerLostError
 
 __all__ = ["MAX_LINE_LOSSES", "BatchWorker", "RayExecutor", "WorkerLostError"]
 
@@ -49,10 +49,6 @@ logger = logging.getLogger("llmkit.batch")
 #: How many times a line may lose its worker (dead actor, dead node, lost result) and be
 #: sent again; one more loss records it as failed.
 MAX_LINE_LOSSES = 3
-
-
-class WorkerLostError(GenerationError):
-    """The Ray worker running a line kept dying (or its node did): the line was given up."""
 
 
 def _ray() -> Any:

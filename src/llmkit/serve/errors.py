@@ -36,6 +36,7 @@ from llmkit.errors import (
     InvalidRequestError,
     LLMKitError,
     ModelNotFoundError,
+    ServeError,
 )
 
 __all__ = [
@@ -49,26 +50,6 @@ __all__ = [
     "problem_for",
     "route_problem",
 ]
-
-
-class ServeError(LLMKitError):
-    """A request the server refuses for a reason of its own (auth, route, model name)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-        kind: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.kind = kind
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from llmkit.errors import InvalidRequestError
-from llmkit.template.errors import (
+from llmkit.errors import (
+    InvalidRequestError,
     TemplateCancelledError,
     TemplateError,
     TemplateExecError,

@@ -12,14 +12,14 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llmkit.template import gofmt, runtime
-from llmkit.template.codegen import CHECKED_FUNCTIONS, generate
-from llmkit.template.errors import (
+from llmkit.errors import (
     TemplateCancelledError,
     TemplateError,
     TemplateExecError,
     TemplateLimitError,
 )
+from llmkit.template import gofmt, runtime
+from llmkit.template.codegen import CHECKED_FUNCTIONS, generate
 from llmkit.template.nodes import ListNode
 from llmkit.template.parser import parse, position
 from llmkit.template.runtime import (

@@ -71,9 +71,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from llmkit.errors import JinjaExportError
 from llmkit.template import gofmt, gojson, runtime
 from llmkit.template.codegen import FUNCTION_ARITY
-from llmkit.template.errors import TemplateError
 from llmkit.template.gotemplate import BUILTINS
 from llmkit.template.jinja_flow import _exits, _is_atom, _Loop, _loop_exits
 from llmkit.template.jinja_macros import _HELPERS, _helper_order, _is_list, _lit
@@ -120,27 +120,6 @@ from llmkit.template.parser import position
 from llmkit.template.runtime import NO_VALUE, ExecError, Runtime
 
 __all__ = ["JinjaExportError", "to_jinja"]
-
-
-class JinjaExportError(TemplateError):
-    """The template uses something the Jinja export cannot express exactly.
-
-    ``construct`` is the template text of the offending action (e.g. ``{{ js .Content }}``);
-    ``line``/``column`` say where it is, as for every :class:`TemplateError`.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        construct: str = "",
-        name: str = "",
-        line: int = 0,
-        column: int = 0,
-        source_line: str = "",
-    ) -> None:
-        super().__init__(message, name=name, line=line, column=column, source_line=source_line)
-        self.construct = construct
 
 
 #: Names the export never gives a Go variable: Jinja's words, inputs and its own names.

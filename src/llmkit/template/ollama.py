@@ -16,8 +16,8 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from llmkit.errors import TemplateExecError, TemplateSyntaxError
 from llmkit.template import gojson
-from llmkit.template.errors import TemplateExecError, TemplateSyntaxError
 from llmkit.template.gotemplate import GoTemplate
 from llmkit.template.nodes import (
     ActionNode,

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Collection
 
-from llmkit.template.errors import TemplateSyntaxError
+from llmkit.errors import TemplateSyntaxError
 from llmkit.template.lexer import Item, ItemType, lex
 from llmkit.template.nodes import (
     ActionNode,

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from llmkit.errors import TemplateExecError, TemplateLimitError
 from llmkit.template import gofmt
-from llmkit.template.errors import TemplateExecError, TemplateLimitError
 from llmkit.template.values import GoNil, GoStruct
 
 __all__ = [
