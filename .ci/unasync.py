@@ -70,8 +70,8 @@ PAIRS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         _generated_notice("_async_openai.py", "_sync_openai.py", "OpenAIBackend"),
     ),
     (
-        "tools/_async_loop.py",
-        "tools/_sync_loop.py",
+        "agent/_async_loop.py",
+        "agent/_sync_loop.py",
         (
             (
                 r"``arun_tools``: the tool loop for async code; the source of its sync twin\.\n\n"

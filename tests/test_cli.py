@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from llmkit._cli_app import app
-from llmkit.cli import parse_option_value
+from llmkit._cli_helpers import parse_option_value
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ Nothing is read, loaded or connected at import time.
 """
 
 from llmkit import errors
+from llmkit.agent import ToolRun, arun_tools, run_tools
 from llmkit.backends.base import AsyncBackend, Backend
 from llmkit.backends.mock import MockBackend
 from llmkit.client import AsyncClient, Client
@@ -26,7 +27,7 @@ from llmkit.errors import (
 )
 from llmkit.stream import AsyncStream, Stream
 from llmkit.tokens import ContextFit, ContextTruncatedWarning, Tokenizer, fit_messages
-from llmkit.tools import FunctionTool, ToolResult, ToolRun, arun_tools, run_tools, tool
+from llmkit.tools import FunctionTool, ToolResult, tool
 from llmkit.types import (
     ChatRequest,
     ChatResponse,

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from llmkit._cli_helpers import parse_option_value, progress_bar
 from llmkit.backends import available_backends, parse_backend_spec
-from llmkit.cli import parse_option_value, progress_bar
 from llmkit.client import Client
 from llmkit.errors import InvalidRequestError, LLMKitError
 from llmkit.models import REGISTRY, BrokenModel, ModelStore, StoredModel, lookup

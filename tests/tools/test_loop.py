@@ -6,8 +6,9 @@ import anyio
 import pytest
 
 import llmkit
+from llmkit.agent import arun_tools, run_tools
 from llmkit.errors import InvalidRequestError, ToolLoopError
-from llmkit.tools import ToolResult, arun_tools, run_tools
+from llmkit.tools import ToolResult
 from llmkit.types import Done, TextDelta, ToolCall
 from llmkit.types.events import ToolCallEvent
 

@@ -20,7 +20,7 @@ from piece_cuts import pieces_of
 from llmkit.template import Template
 from llmkit.tools import ToolCallParser
 from llmkit.tools.formats.base import Opener
-from llmkit.tools.formats.template import format_for_template
+from llmkit.tools.parser import format_for_template
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,7 +14,8 @@ from parser_support import TOOL_TEMPLATES, check_invariants, feed_all, normalize
 
 from llmkit.template import Template
 from llmkit.tools import ToolCallParser
-from llmkit.tools.formats.template import fallback_format, format_for_template, tag_pieces
+from llmkit.tools.formats.template import fallback_format, tag_pieces
+from llmkit.tools.parser import format_for_template
 
 TOOL_CALL_TEMPLATES = sorted(TOOL_TEMPLATES.glob("*.gotmpl"))
 PLAIN_TEMPLATES = [Path(__file__).resolve().parents[1] / "data" / "templates" / "chatml.gotmpl"]

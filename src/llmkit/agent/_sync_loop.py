@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from llmkit.errors import InvalidRequestError, ToolLoopError
-from llmkit.tools.loop import (
+from llmkit.agent._loop import (
     AfterCall,
     BeforeCall,
     ToolRun,
@@ -17,6 +16,7 @@ from llmkit.tools.loop import (
     to_messages,
     tool_table,
 )
+from llmkit.errors import InvalidRequestError, ToolLoopError
 from llmkit.tools.results import ToolResult
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def run_tools(
     """Chat with tools until the model answers without calling one.
 
     Each step calls the model with ``tools``, runs the calls it asked for (one after another;
-    see :mod:`llmkit.tools.loop` for ``before_call`` and ``after_call``), and appends the
+    see :mod:`llmkit.agent._loop` for ``before_call`` and ``after_call``), and appends the
     assistant message and one ``tool`` message per call (with ``tool_name`` and
     ``tool_call_id``). ``tool_choice`` applies to the first step only ("required" or a
     tool name forces a call there); later steps let the model choose, so that it can

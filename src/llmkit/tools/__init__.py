@@ -7,12 +7,12 @@
   chunk by chunk, for a named format (:data:`FORMAT_NAMES`) or for the format an Ollama
   template renders, and yields the events of :mod:`llmkit.tools.events`;
   :func:`~llmkit.tools.stream.parse_stream` applies it to a backend's stream of text.
-* The loop (:mod:`llmkit.tools.loop`): :func:`run_tools` / :func:`arun_tools` call the model,
-  run the calls it asks for, and call it again until it answers.
+
+The loop that calls the model and runs the calls it asks for is :mod:`llmkit.agent`
+(:func:`~llmkit.agent.run_tools`): it sits above the client and imports this package;
+this package imports neither the loop nor the client.
 """
 
-from llmkit.tools._async_loop import arun_tools
-from llmkit.tools._sync_loop import run_tools
 from llmkit.tools.events import (
     Markup,
     ParseProblem,
@@ -24,7 +24,6 @@ from llmkit.tools.events import (
     ToolCallStart,
 )
 from llmkit.tools.functions import FunctionTool, ToolSource, as_tool, tool
-from llmkit.tools.loop import AfterCall, BeforeCall, ToolRun
 from llmkit.tools.parser import FORMAT_NAMES, ParsedOutput, ToolCallParser
 from llmkit.tools.results import ArgumentProblem, ToolResult
 from llmkit.tools.stream import parse_stream, stream_parser
@@ -32,9 +31,7 @@ from llmkit.tools.thinking import ThinkingSplitter
 
 __all__ = [
     "FORMAT_NAMES",
-    "AfterCall",
     "ArgumentProblem",
-    "BeforeCall",
     "FunctionTool",
     "Markup",
     "ParseProblem",
@@ -48,12 +45,9 @@ __all__ = [
     "ToolCallParser",
     "ToolCallStart",
     "ToolResult",
-    "ToolRun",
     "ToolSource",
-    "arun_tools",
     "as_tool",
     "parse_stream",
-    "run_tools",
     "stream_parser",
     "tool",
 ]

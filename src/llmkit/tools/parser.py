@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from llmkit.errors import InvalidRequestError
 from llmkit.tools.events import (
@@ -42,6 +43,7 @@ from llmkit.tools.events import (
 )
 from llmkit.tools.formats import FORMATS, Block, make_block
 from llmkit.tools.formats.base import CallParts, Failure, Opener, Stops, ToolCallFormat
+from llmkit.tools.formats.template import derive_format, fallback_format
 from llmkit.tools.tags import NEED_MORE, TagFinder, match_pieces
 from llmkit.tools.thinking import ThinkingSplitter
 
@@ -49,7 +51,14 @@ if TYPE_CHECKING:
     from llmkit.template import Template
     from llmkit.types.messages import ToolCall
 
-__all__ = ["FORMAT_NAMES", "ParsedOutput", "ToolCallParser", "tool_names"]
+__all__ = [
+    "FORMAT_NAMES",
+    "ParsedOutput",
+    "ToolCallParser",
+    "format_for_template",
+    "read_calls",
+    "tool_names",
+]
 
 FORMAT_NAMES = tuple(sorted(FORMATS))
 """The names :meth:`ToolCallParser.for_format` knows."""
@@ -212,11 +221,9 @@ class ToolCallParser:
         id_factory: Callable[[int], str] | None = None,
     ) -> ToolCallParser:
         """A parser for the calls ``template`` renders, and its thinking tags (unless
-        ``thinking`` is false). See :mod:`llmkit.tools.formats.template`. Pass
+        ``thinking`` is false). See :func:`format_for_template`. Pass
         ``start_in_thinking=True`` when the rendered prompt ends with the opening thinking
         tag, as Ollama does."""
-        from llmkit.tools.formats.template import format_for_template
-
         tags = template.thinking_tags if thinking else ("", "")
         return cls(
             format_for_template(template),
@@ -562,3 +569,26 @@ class ParsedOutput:
     def tool_calls(self) -> list[ToolCall]:
         """The calls to offered tools, as llmkit's public :class:`~llmkit.types.ToolCall`."""
         return [call.to_tool_call() for call in self.calls if not call.unknown]
+
+
+_TEMPLATE_FORMATS: WeakKeyDictionary[Template, ToolCallFormat] = WeakKeyDictionary()
+
+
+def read_calls(fmt: ToolCallFormat, text: str) -> list[tuple[str, Any]]:
+    """The ``(name, arguments)`` of every call that ``fmt`` reads in the whole ``text``."""
+    parser = ToolCallParser(fmt, id_factory=str)
+    events = [*parser.feed(text), *parser.finish()]
+    return [(e.name, e.arguments) for e in events if isinstance(e, ToolCallComplete)]
+
+
+def format_for_template(template: Template) -> ToolCallFormat:
+    """The format ``template`` renders its tool calls in (cached per template): the one
+    :func:`~llmkit.tools.formats.template.derive_format` learns from its rendering, checked
+    by reading the probe calls back with this parser, else Ollama's rule (the tag, then
+    JSON)."""
+    cached = _TEMPLATE_FORMATS.get(template)
+    if cached is None:
+        derived = derive_format(template, read_calls)
+        cached = derived or fallback_format(template.tool_call_tag)
+        _TEMPLATE_FORMATS[template] = cached
+    return cached

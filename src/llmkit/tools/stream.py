@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Seque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmkit.tools.events import ParserEvent, TextChunk, ThinkingChunk, ToolCallComplete
-from llmkit.tools.parser import ToolCallParser
+from llmkit.tools.parser import ToolCallParser, format_for_template
 from llmkit.tools.thinking import ThinkingSplitter
 from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 
@@ -111,8 +111,6 @@ def stream_parser(
     if not offered:
         return ThinkingSplitter(*tags) if thinking else None
     if tool_format is None and go_template is not None:
-        from llmkit.tools.formats.template import format_for_template
-
         return ToolCallParser(
             format_for_template(go_template), offered, thinking=tags if thinking else None
         )

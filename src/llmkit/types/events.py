@@ -57,7 +57,7 @@ class ToolCallEvent(_Event):
     """A complete tool call.
 
     ``unknown`` is true when the model called a tool that the request did not offer
-    (every backend flags these the same way; :func:`~llmkit.tools.run_tools` answers
+    (every backend flags these the same way; :func:`~llmkit.agent.run_tools` answers
     them with an error that lists the offered tools). ``raw`` is the call's text as the
     model wrote it, where llmkit parsed the call from raw output (in-process runtimes),
     else ``None``.

@@ -12,8 +12,11 @@ probe call object the rendering shows
   (``</tool_call>``, ``]``, ``]`` and a fence, ``]}``): the text up to where the two renderings
   agree again, or up to the next tag when each call has its own block.
 
-The derived parser is then run over the probe rendering; if it does not read back the
-probe calls exactly, the format falls back to Ollama's rule (the tag, then JSON).
+The derived format is then checked by reading the probe rendering back with the reader
+:func:`derive_format` is given (the parser: :func:`llmkit.tools.parser.format_for_template`
+passes it in, so that this module, below the parser, never imports it); if it does not read
+back the probe calls exactly, there is no derived format and the caller falls back to
+Ollama's rule (the tag, then JSON: :func:`fallback_format`).
 When the prompt itself ends with the tag (xLAM's ``### Response:``) the model's output
 starts inside the block, so the opener is bound to the start of the output; as Ollama
 looks for the tag anywhere in the output, the block also opens after the tag written
@@ -24,18 +27,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 from llmkit.errors import LLMKitError
-from llmkit.tools.events import ToolCallComplete
 from llmkit.tools.formats.base import CallShape, Opener, ToolCallFormat
 
 if TYPE_CHECKING:
     from llmkit.template import Template
 
-__all__ = ["format_for_template", "tag_pieces"]
+__all__ = ["CallReader", "derive_format", "fallback_format", "tag_pieces"]
+
+CallReader = Callable[[ToolCallFormat, str], list[tuple[str, Any]]]
+"""``read(fmt, text)``: the ``(name, arguments)`` of every call ``fmt`` reads in ``text``."""
 
 _PROBES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("llmkit_probe_first", {"llmkit_probe_key": "llmkit probe value one"}),
@@ -62,8 +67,6 @@ _TOOLS = [
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
 _MAX_TRIES = 16
 
-_CACHE: WeakKeyDictionary[Template, ToolCallFormat] = WeakKeyDictionary()
-
 
 def tag_pieces(tag: str) -> tuple[str, ...]:
     """An Ollama tag as opener pieces: split at whitespace, with a list-opening ``[``
@@ -81,15 +84,6 @@ def fallback_format(tag: str) -> ToolCallFormat:
     pieces = tag_pieces(tag) or ("{",)
     close = ("]",) if pieces[-1] == "[" else ()
     return ToolCallFormat("template", (Opener(pieces, close, position_bound=tag == "["),))
-
-
-def format_for_template(template: Template) -> ToolCallFormat:
-    """The format ``template`` renders its tool calls in (cached per template)."""
-    cached = _CACHE.get(template)
-    if cached is None:
-        cached = _derive(template) or fallback_format(template.tool_call_tag)
-        _CACHE[template] = cached
-    return cached
 
 
 def _render(template: Template, assistant: dict[str, Any]) -> str:
@@ -148,7 +142,10 @@ def _following_calls(text: str, pos: int) -> tuple[int, int]:
         count, end = count + 1, decoded[1]
 
 
-def _derive(template: Template) -> ToolCallFormat | None:
+def derive_format(template: Template, read: CallReader) -> ToolCallFormat | None:
+    """The format ``template`` renders its tool calls in, learnt from its rendering of probe
+    calls, or ``None`` when it cannot be learnt or ``read`` (the parser, run with the
+    derived format) does not read the probe calls back exactly."""
     tag = template.tool_call_tag
     calls = [{"function": {"name": name, "arguments": args}} for name, args in _PROBES]
     try:
@@ -199,19 +196,14 @@ def _derive(template: Template) -> ToolCallFormat | None:
     shape = CallShape(name_keys=(name_key,), args_keys=args_keys)
     opener = Opener(pieces, close, position_bound=bound, shape=shape, prompt_tag=prompt_tag)
     derived = ToolCallFormat("template", (opener,))
-    if not _reads_back(derived, with_calls[region:turn_end]):
+    if not _reads_back(read, derived, with_calls[region:turn_end]):
         return None
-    if prompt_tag and not _reads_back(derived, with_calls[tagged_region:turn_end]):
+    if prompt_tag and not _reads_back(read, derived, with_calls[tagged_region:turn_end]):
         # The tag written again does not read back: only the start of the output counts.
         derived = ToolCallFormat("template", (replace(opener, prompt_tag=()),))
     return derived
 
 
-def _reads_back(fmt: ToolCallFormat, rendered: str) -> bool:
+def _reads_back(read: CallReader, fmt: ToolCallFormat, rendered: str) -> bool:
     """Whether ``fmt`` reads exactly the probe calls back from their rendering."""
-    from llmkit.tools.parser import ToolCallParser
-
-    parser = ToolCallParser(fmt, id_factory=lambda index: str(index))
-    events = [*parser.feed(rendered), *parser.finish()]
-    got = [(e.name, e.arguments) for e in events if isinstance(e, ToolCallComplete)]
-    return got == [(name, args) for name, args in _PROBES]
+    return read(fmt, rendered) == [(name, args) for name, args in _PROBES]
