@@ -50,6 +50,7 @@ from llmkit.errors import (
     UnsupportedOptionError,
 )
 from llmkit.types.options import OLLAMA_OPTION_NAMES
+from llmkit.types.requests import GenerateRequest
 from llmkit_ctransformers import RULES, CTransformersBackend, options_table, preflight
 from llmkit_ctransformers.compat import check_ggml, check_gguf, parse_header, token_bytes
 
@@ -296,8 +297,10 @@ def test_request_fields_it_cannot_honour_are_named(client):
     with pytest.raises(UnsupportedFeatureError) as error:
         client.chat(HELLO, format="json")
     assert error.value.field == "format"
-    with pytest.raises(UnsupportedFeatureError):
-        client.chat(HELLO, think=True)
+    tool = {"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}
+    with pytest.raises(UnsupportedFeatureError) as error:  # no grammar to force a call with
+        client.chat(HELLO, tools=[tool], tool_choice="required")
+    assert error.value.field == "tool_choice"
     with pytest.raises(InvalidRequestError, match="does not fit"):
         client.generate("a " * 300, raw=True)
 
@@ -484,8 +487,8 @@ def test_gguf_versions_one_to_three_read_alike(tmp_path):
     assert infos[0].array_lengths == infos[1].array_lengths == infos[2].array_lengths
     assert infos[0].tensors == infos[1].tensors == infos[2].tensors
     assert infos[0].tensors is not None and len(infos[0].tensors) == 3 + 2 * 9
-    # only the token list is read; the other arrays keep their type and length
-    assert infos[0].skipped_arrays == {"tokenizer.ggml.scores", "tokenizer.ggml.token_type"}
+    # only the token list and types are read; the other arrays keep their type and length
+    assert infos[0].skipped_arrays == {"tokenizer.ggml.scores"}
     assert len(token_bytes(infos[0])) == infos[0].array_lengths["tokenizer.ggml.tokens"]
 
 
@@ -494,6 +497,26 @@ def test_raw_byte_tokens_are_kept_byte_for_byte(tmp_path):
     tokens = token_bytes(parse_header(path.read_bytes()))
     assert tokens[:256] == tuple(bytes([b]) for b in range(256))  # not UTF-8, not replaced
     assert b" caf" in tokens
+
+
+@pytest.mark.model
+def test_special_tokens_in_a_prompt_are_read_as_theirs(tmp_path, smollm2_path, llama_backend):
+    # ctransformers' tokenizer alone spells "<|im_end|>" out in pieces; llama.cpp reads it
+    # as one control token, and so does the backend now.
+    path = rewrite_for_ctransformers(smollm2_path, tmp_path / "smollm2-ct.gguf")
+    backend = CTransformersBackend(str(path))
+    text = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    try:
+        list(backend.generate(GenerateRequest(prompt="x", raw=True, options={"num_predict": 1})))
+        (loaded,) = backend._loaded.values()
+        ours = loaded.tokenize(text)
+    finally:
+        backend.close()
+    import llama_cpp
+
+    reference = llama_cpp.Llama(str(smollm2_path), vocab_only=True, verbose=False)
+    assert ours == reference.tokenize(text.encode(), add_bos=False, special=True)
+    assert ours.count(2) == 1  # <|im_end|>, one token
 
 
 def test_a_broken_header_is_refused_with_where_it_broke(tmp_path):
@@ -547,6 +570,102 @@ def test_go_and_jinja_templates_build_the_prompt(files):
     with llmkit.Client(CTransformersBackend(str(files["llama"]), chat_template=jinja)) as client:
         caf = client.chat([{"role": "user", "content": "caf"}], options=GREEDY)
     assert caf.message.content == "é!"
+
+
+# -- what the shared in-process layer gives it (llmkit.backends.inprocess) -----------------
+
+
+def test_thinking_is_split_out_by_the_templates_tags(files):
+    # The script answers "a" with " b c d e f ..."; a Go template whose thinking sits
+    # between "b" and "e" makes " c d" the thinking.
+    go = "{{ range .Messages }}{{ if .Thinking }}b{{ .Thinking }}e{{ end }}{{ .Content }}{{ end }}"
+    backend = CTransformersBackend(str(files["llama"]), go_template=go)
+    with llmkit.Client(backend) as client:
+        answer = client.chat(
+            [{"role": "user", "content": "a"}], think=True, options={**GREEDY, "num_predict": 8}
+        )
+        plain = client.chat(
+            [{"role": "user", "content": "a"}], options={**GREEDY, "num_predict": 8}
+        )
+    assert answer.message.thinking.split() == ["c", "d"]
+    assert answer.message.content.split() == ["f", "g", "h", "i"]
+    assert plain.message.thinking is None and plain.message.content.startswith(" b c d e")
+
+
+def test_a_long_history_is_fitted_to_the_context(files):
+    go = "{{ range .Messages }}{{ .Content }} {{ end }}:"
+    backend = CTransformersBackend(str(files["llama"]), go_template=go, options={"num_ctx": 64})
+    history = [{"role": "system", "content": "hello"}]
+    for turn in range(30):
+        history += [
+            {"role": "user", "content": f"hello {turn % 3}"},
+            {"role": "assistant", "content": "hello"},
+        ]
+    history.append({"role": "user", "content": "hello"})
+    with llmkit.Client(backend) as client:
+        with pytest.warns(llmkit.ContextTruncatedWarning):
+            fitted = client.chat(history, options={**GREEDY, "num_predict": 3})
+        assert fitted.dropped_messages and len(fitted.dropped_messages) > 30
+        assert fitted.prompt_eval_count is not None and fitted.prompt_eval_count < 64
+        assert fitted.message.content.startswith(" one two")
+        with pytest.raises(llmkit.ContextWindowError):
+            client.chat(history, truncate=False, options={**GREEDY, "num_predict": 3})
+
+
+def test_a_requests_template_is_bounded_and_compiled_once(client):
+    with pytest.raises(InvalidRequestError) as error:
+        client.generate("a", template="{{ .Prompt }}" + "x" * (256 * 1024))
+    assert error.value.fields == ["template"]
+    first = client.generate("a", template="{{ .Prompt }}", options={**GREEDY, "num_predict": 2})
+    again = client.generate("a", template="{{ .Prompt }}", options={**GREEDY, "num_predict": 2})
+    assert first.response == again.response == " b c"
+
+
+@pytest.mark.model
+def test_tool_calls_are_parsed_from_smollm2_rewritten_for_ctransformers(
+    tmp_path, smollm2_path, llama_backend
+):
+    # SmolLM2's template shows no tools: one example turn teaches the Hermes format, and
+    # greedy decoding writes a call (as in tests/tools/test_wiring_model.py, on llama.cpp).
+    few_shot = [
+        {
+            "role": "system",
+            "content": "You can call tools. To call one, answer only with "
+            '<tool_call>{"name": NAME, "arguments": {...}}</tool_call>.',
+        },
+        {"role": "user", "content": "What is the weather in Rome?"},
+        {
+            "role": "assistant",
+            "content": '<tool_call>{"name": "get_weather", "arguments": {"city": "Rome"}}'
+            "</tool_call>",
+        },
+        {"role": "user", "content": "What is the weather in Paris?"},
+    ]
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+    path = rewrite_for_ctransformers(smollm2_path, tmp_path / "smollm2-ct.gguf")
+    # repeat_penalty 1.0: ctransformers applies its penalty differently from llama.cpp
+    options = {"temperature": 0, "num_predict": 40, "num_ctx": 512, "repeat_penalty": 1.0}
+    with llmkit.Client(CTransformersBackend(str(path), tool_format="hermes")) as client:
+        ours = client.chat(few_shot, tools=[tool], options=options)
+    reference = llmkit.Client(llama_backend).chat(few_shot, tools=[tool], options=options)
+    assert ours.message.tool_calls, ours.message.content
+    call = ours.message.tool_calls[0].function
+    assert call.name == "get_weather" and call.arguments == {"city": "Paris"}
+    assert [c.function for c in ours.message.tool_calls] == [
+        c.function for c in reference.message.tool_calls or []
+    ]
+    assert ours.message.content == ""  # the turn ended at <|im_end|>, as on llama.cpp
 
 
 def test_num_gpu_becomes_gpu_layers_and_loads_on_this_cpu_build(files):

@@ -24,16 +24,25 @@ import math
 import mmap
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
-from llmkit.backends.base import caller_cancelled
+from llmkit.backends.inprocess import (
+    ModelText,
+    PromptBuilder,
+    PromptTokens,
+    as_go_template,
+    checked_prompt,
+    decode_text,
+    done_event,
+    output_plan,
+    token_limit,
+)
 from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
-from llmkit.chat_template import ChatTemplateLimits, JinjaChatTemplate
 from llmkit.errors import (
     GenerationError,
     GGUFError,
@@ -46,19 +55,19 @@ from llmkit.errors import (
 from llmkit.gguf import GGUFMetadata, GGUFValue
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
-from llmkit.streaming.text import StopScanner, Utf8Pieces
-from llmkit.template import Limits, Template
-from llmkit.types.events import Done, StreamEvent, TextDelta
-from llmkit.types.messages import Message
+from llmkit.template import Template
+from llmkit.tools.stream import parse_stream, stream_parser
+from llmkit.types.events import StreamEvent
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
-from llmkit.types.responses import EmbedResponse, Usage
+from llmkit.types.responses import EmbedResponse
 from llmkit_ctransformers.compat import (
     Spelling,
     check_ggml,
     check_gguf,
     explain,
     parse_header,
+    special_tokens,
     token_bytes,
 )
 from llmkit_ctransformers.options import BACKEND, SplitOptions, option_stage, split_options
@@ -66,10 +75,6 @@ from llmkit_ctransformers.options import BACKEND, SplitOptions, option_stage, sp
 __all__ = ["CTransformersBackend", "preflight"]
 
 _MAX_LOADED = 2
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def preflight(path: Path, model_type: str | None = None) -> GGUFMetadata | None:
@@ -115,8 +120,6 @@ class _Loaded(LoadedModel):
         self.n_vocab = int(llm.vocab_size)
         self.eos = int(llm.eos_token_id)
         self.bos = int(llm.bos_token_id)
-        self._template: JinjaChatTemplate | None = None
-        self._template_for: str | None = None
         if info is not None:
             tokens = token_bytes(info)
             model = _string(info.get("tokenizer.ggml.model"))
@@ -126,31 +129,54 @@ class _Loaded(LoadedModel):
             self.template_source: str | None = _string(info.get("tokenizer.chat_template"))
             self.bos_text = _token_text(tokens, self.bos)
             self.eos_text = _token_text(tokens, self.eos)
+            self.end_of_turn = _end_of_turn_tokens(info, tokens)
+            self.specials = special_tokens(info)
         else:  # a GGML file: gpt2-style vocabularies, no BOS, no template
             self.spelling = None
             self.add_bos = False
             self.template_source = None
             self.bos_text = ""
+            self.end_of_turn = frozenset()
+            self.specials = {}
             self.eos_text = bytes(llm.ctransformers_llm_detokenize(self.eos) or b"").decode(
                 "utf-8", "replace"
             )
+        longest_first = sorted(self.specials, key=len, reverse=True)
+        self._special_split = (
+            re.compile("(" + "|".join(map(re.escape, longest_first)) + ")")
+            if longest_first
+            else None
+        )
 
-    def template(self, override: str | None) -> JinjaChatTemplate | None:
-        source = override or self.template_source
-        if source is None:
-            return None
-        if self._template is None or self._template_for != source:
-            self._template = JinjaChatTemplate(
-                source, bos_token=self.bos_text, eos_token=self.eos_text, limits=_JINJA_LIMITS
-            )
-            self._template_for = source
-        return self._template
+    @property
+    def text(self) -> ModelText:
+        """What prompt building needs of this model."""
+        return ModelText(
+            tokenize=lambda text, add_bos: self.tokenize(text, add_bos=add_bos),
+            n_ctx=self.n_ctx,
+            template_source=self.template_source,
+            bos_text=self.bos_text,
+            eos_text=self.eos_text,
+            name=self.path.name,
+        )
 
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        """``text``'s tokens, its special tokens (``<|im_end|>``) read as theirs, as
+        llama.cpp does: ctransformers' own tokenizer would spell them out in pieces."""
         bos = add_bos and self.add_bos
         if self.bos_text and text.startswith(self.bos_text):
-            # The old tokenizers do not parse special tokens: the template's BOS is the id.
             text, bos = text[len(self.bos_text) :], True
+        if self._special_split is None or self._special_split.search(text) is None:
+            return self._tokenize_plain(text, bos)
+        tokens = [self.bos] if bos else []
+        for index, part in enumerate(self._special_split.split(text)):
+            if index % 2:
+                tokens.append(self.specials[part])
+            elif part:
+                tokens += self._tokenize_plain(part, False)
+        return tokens
+
+    def _tokenize_plain(self, text: str, bos: bool) -> list[int]:
         if self.spelling is not None and (char := self.spelling.unspellable(text)) is not None:
             raise InvalidRequestError(
                 f"the text holds {char!r} (U+{ord(char):04X}), which the vocabulary of "
@@ -194,12 +220,31 @@ class _Loaded(LoadedModel):
         )
 
     def is_eos(self, token: int) -> bool:
-        return bool(self.llm.ctransformers_llm_is_eos_token(token))
+        """The end of generation: the model's EOS, or a token that ends a chat turn
+        (ctransformers knows only the former)."""
+        return token in self.end_of_turn or bool(self.llm.ctransformers_llm_is_eos_token(token))
 
     def embedding(self) -> list[float]:
         size = int(self.llm.ctransformers_llm_embeddings_size())
         data = self.llm.ctransformers_llm_embeddings_data()
         return [float(data[i]) for i in range(size)]
+
+
+#: Tokens that end a turn in the chat templates of common models (llama.cpp treats the same
+#: texts as end of generation): ChatML, Llama 3, Phi, Gemma, gpt-oss.
+_END_OF_TURN_TEXTS = frozenset(
+    {b"<|im_end|>", b"<|eot_id|>", b"<|eom_id|>", b"<|end|>", b"<end_of_turn>", b"<|return|>"}
+)
+
+
+def _end_of_turn_tokens(info: GGUFMetadata, tokens: tuple[bytes, ...]) -> frozenset[int]:
+    """The file's end-of-turn tokens: its ``eot``/``eom`` ids and the known turn ends."""
+    found = {i for i, text in enumerate(tokens) if text in _END_OF_TURN_TEXTS}
+    for key in ("tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"):
+        value = info.get_int(key)
+        if value is not None and 0 <= value < len(tokens):
+            found.add(value)
+    return frozenset(found)
 
 
 def _string(value: GGUFValue | None) -> str | None:
@@ -242,6 +287,7 @@ class CTransformersBackend:
         store: ModelStore | None = None,
         pull: bool = True,
         lib: str | None = None,
+        tool_format: str | None = None,
     ) -> None:
         self.store = store or ModelStore()
         self._pull = pull
@@ -250,8 +296,10 @@ class CTransformersBackend:
         self.model_type = model_type
         self.options = coerce_options(options)
         self.chat_template = chat_template
-        self.go_template = (
-            Template.from_go(go_template) if isinstance(go_template, str) else go_template
+        self.go_template = as_go_template(go_template)
+        self.tool_format = tool_format
+        self._prompts = PromptBuilder(
+            BACKEND, go_template=self.go_template, chat_template=chat_template
         )
         self.lib = lib
         self._loaded = LoadedModels[_Loaded](_free, limit=_MAX_LOADED)
@@ -272,59 +320,39 @@ class CTransformersBackend:
                 )
         split = self._split(request.options)
         path, name = self._model_for(request.model)
+        plan = output_plan(
+            request,
+            backend=BACKEND,
+            tool_format=self.tool_format,
+            go_template=self.go_template,
+            template_source=lambda: (
+                self.chat_template or self._load(path, split.load).template_source
+            ),
+            can_constrain=False,
+        )
 
-        def prompt(loaded: _Loaded) -> list[int]:
-            if self.go_template is not None:
-                text = self.go_template.render(
-                    request.messages, tools=request.tools, limits=_GO_LIMITS
-                )
-                return loaded.tokenize(text)
-            template = loaded.template(self.chat_template)
-            if template is None:
-                raise InvalidRequestError(
-                    f"the model {path.name} has no chat template; pass chat_template= to the "
-                    "backend, or use generate() with a prompt",
-                    fields=["messages"],
-                )
-            return loaded.tokenize(template.render(request.messages, tools=request.tools))
+        def prompt(loaded: _Loaded) -> PromptTokens:
+            return self._prompts.chat(request, loaded.text, tools=plan.tools)
 
-        return self._run(path, name, split, prompt, keep_alive=request.keep_alive)
+        events = self._run(path, name, split, prompt, keep_alive=request.keep_alive)
+        return parse_stream(events, plan.parser)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         self._check_request(request)
         if request.images:
             raise UnsupportedFeatureError("images", BACKEND, "no multimodal support")
-        go = Template.from_go(request.template, name="request") if request.template else None
-        go = go or self.go_template
-        if request.suffix is not None and go is None:
-            raise UnsupportedFeatureError(
-                "suffix", BACKEND, "fill-in-the-middle needs a Go template (go_template=)"
-            )
+        go = self._prompts.go_template_for(request.template)
+        self._prompts.check_suffix(request, go)
         split = self._split(request.options)
         path, name = self._model_for(request.model)
 
-        def prompt(loaded: _Loaded) -> list[int]:
-            context = list(request.context or [])
-            turns = [Message(role="user", content=request.prompt)]
-            if request.system:
-                turns.insert(0, Message(role="system", content=request.system))
-            if go is not None and not request.raw:
-                text = go.render(
-                    turns, prompt=request.prompt, suffix=request.suffix or "", limits=_GO_LIMITS
-                )
-                return context + loaded.tokenize(text, add_bos=not context)
-            template = None if request.raw else loaded.template(self.chat_template)
-            if template is None:
-                if request.system and not request.raw:
-                    raise UnsupportedFeatureError(
-                        "system", BACKEND, f"the model {path.name} has no chat template"
-                    )
-                return context + loaded.tokenize(request.prompt, add_bos=not context)
-            return context + loaded.tokenize(template.render(turns), add_bos=not context)
+        def prompt(loaded: _Loaded) -> PromptTokens:
+            return self._prompts.generate(request, loaded.text, go)
 
-        return self._run(
+        events = self._run(
             path, name, split, prompt, keep_alive=request.keep_alive, want_context=True
         )
+        return parse_stream(events, stream_parser(tools=None, think=request.think, go_template=go))
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
         """The final hidden state of each input's last token, L2-normalised (GGUF models)."""
@@ -384,8 +412,6 @@ class CTransformersBackend:
 
     @staticmethod
     def _check_request(request: ChatRequest | GenerateRequest) -> None:
-        if request.think not in (None, False):
-            raise UnsupportedFeatureError("think", BACKEND, "thinking is not supported")
         if request.format is not None:
             raise UnsupportedFeatureError(
                 "format", BACKEND, "ctransformers has no grammar-constrained sampling"
@@ -452,7 +478,7 @@ class CTransformersBackend:
         path: Path,
         name: str,
         split: SplitOptions,
-        build_prompt: Callable[[_Loaded], list[int]],
+        build_prompt: Callable[[_Loaded], PromptTokens],
         *,
         keep_alive: str | float | None,
         want_context: bool = False,
@@ -470,63 +496,37 @@ class CTransformersBackend:
             )
         loaded.lock.acquire()
         try:
-            prompt = build_prompt(loaded)
-            n_ctx = loaded.n_ctx
-            if not prompt:
-                raise InvalidRequestError("the prompt is empty", fields=["prompt"])
-            if len(prompt) >= n_ctx:
-                raise InvalidRequestError(
-                    f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx}",
-                    fields=["options.num_ctx"],
-                )
-            room = n_ctx - len(prompt)
-            limit = room if split.num_predict < 0 else min(split.num_predict, room)
+            prompt, fit = checked_prompt(build_prompt(loaded), loaded.n_ctx, stacklevel=4)
+            limit = token_limit(split.num_predict, loaded.n_ctx - len(prompt))
             seeds = random.Random(split.seed) if split.seed is not None else random.Random()
-            history = list(prompt)
-            out: list[int] = []
-            scanner = StopScanner(split.stop)
-            pieces = Utf8Pieces()
-            reason = "length"
-            first_token_at: int | None = None
-            if limit > 0:
+
+            def sampled() -> Iterator[int]:
+                # Read lazily: the prompt is evaluated for the first token, each token
+                # before the next is sampled (never after the last one).
+                history = list(prompt)
                 loaded.evaluate(prompt, 0, split)
-            while len(out) < limit:
-                token = loaded.sample(history, split, seeds.randrange(2**31))
-                if first_token_at is None:
-                    first_token_at = time.perf_counter_ns()
-                if loaded.is_eos(token):
-                    reason = "stop"
-                    break
-                out.append(token)
-                history.append(token)
-                text, stopped = scanner.feed(pieces.feed(loaded.piece(token)))
-                if text:
-                    yield TextDelta(text=text)
-                if stopped:
-                    reason = "stop"
-                    break
-                if len(out) < limit:
+                while True:
+                    token = loaded.sample(history, split, seeds.randrange(2**31))
+                    yield token
+                    history.append(token)
                     loaded.evaluate([token], len(history) - 1, split)
-            if not scanner.stopped:
-                tail, _ = scanner.feed(pieces.flush())
-                tail += scanner.flush() if not scanner.stopped else ""
-                if tail:
-                    yield TextDelta(text=tail)
-            ended = time.perf_counter_ns()
-            first = first_token_at or ended
-            yield Done(
-                done_reason=reason,
-                model=name,
-                created_at=_now(),
-                context=history if want_context else None,
-                usage=Usage(
-                    total_duration=ended - started,
-                    load_duration=load_ns,
-                    prompt_eval_count=len(prompt),
-                    prompt_eval_duration=max(first - started - load_ns, 0),
-                    eval_count=len(out),
-                    eval_duration=ended - first,
-                ),
+
+            decoded = yield from decode_text(
+                sampled(),
+                piece=loaded.piece,
+                is_end=loaded.is_eos,
+                stop=split.stop,
+                limit=limit,
+                clock=time.perf_counter_ns,
+            )
+            yield done_event(
+                name,
+                decoded.reason,
+                prompt,
+                decoded.tokens,
+                fit,
+                context=want_context,
+                times=(started, load_ns, decoded.first_token_ns, time.perf_counter_ns()),
             )
         finally:
             loaded.lock.release()
@@ -541,9 +541,3 @@ def _free(loaded: _Loaded) -> None:
         loaded.llm = None  # ctransformers frees the native model when its LLM object goes
     finally:
         loaded.lock.release()
-
-
-#: Renders keep their default bounds and stop early when an async caller is cancelled
-#: (a client of ``llmkit serve`` went away): ``caller_cancelled`` is false elsewhere.
-_GO_LIMITS = Limits(cancel=caller_cancelled)
-_JINJA_LIMITS = ChatTemplateLimits(cancel=caller_cancelled)

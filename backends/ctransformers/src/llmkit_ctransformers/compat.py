@@ -39,6 +39,7 @@ __all__ = [
     "check_gguf",
     "explain",
     "parse_header",
+    "special_tokens",
     "token_bytes",
 ]
 
@@ -89,6 +90,9 @@ _MAGIC_NAMES = {b"lmgg": "ggml", b"fmgg": "ggmf", b"tjgg": "ggjt", b"GGUF": "GGU
 
 #: The one array whose contents the checks need (the others: element type and length).
 TOKENS_KEY = "tokenizer.ggml.tokens"
+TOKEN_TYPES_KEY = "tokenizer.ggml.token_type"
+#: llama.cpp's token types of special tokens: control (``<|im_end|>``) and user-defined.
+_SPECIAL_TYPES = (3, 4)
 
 _U32, _F32, _STR = GGUFValueType.UINT32, GGUFValueType.FLOAT32, GGUFValueType.STRING
 _REQUIRED_KEYS = (
@@ -124,7 +128,10 @@ def parse_header(data: bytes | bytearray | memoryview | mmap) -> GGUFMetadata:
     or tensor) for bytes that are not a well-formed GGUF file.
     """
     return parse_gguf_metadata(
-        data, read_arrays={TOKENS_KEY}, tensors=True, string_errors="surrogateescape"
+        data,
+        read_arrays={TOKENS_KEY, TOKEN_TYPES_KEY},
+        tensors=True,
+        string_errors="surrogateescape",
     )
 
 
@@ -134,6 +141,20 @@ def token_bytes(info: GGUFMetadata) -> tuple[bytes, ...]:
     if info.array_types.get(TOKENS_KEY) != _STR or not isinstance(tokens, list):
         return ()
     return tuple(str(token).encode("utf-8", "surrogateescape") for token in tokens)
+
+
+def special_tokens(info: GGUFMetadata) -> dict[str, int]:
+    """The vocabulary's special tokens (control and user-defined, as llama.cpp reads them
+    out of a prompt), by text; empty when the file does not type its tokens."""
+    types = info.kv.get(TOKEN_TYPES_KEY)
+    tokens = info.kv.get(TOKENS_KEY)
+    if not isinstance(types, list) or not isinstance(tokens, list) or len(types) != len(tokens):
+        return {}
+    found: dict[str, int] = {}
+    for index, (kind, text) in enumerate(zip(types, tokens, strict=True)):
+        if kind in _SPECIAL_TYPES and isinstance(text, str) and len(text) > 1:
+            found.setdefault(text, index)
+    return found
 
 
 def _typename(kind: GGUFValueType) -> str:

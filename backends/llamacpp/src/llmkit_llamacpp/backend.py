@@ -15,23 +15,28 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import threading
 import time
 import urllib.parse
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
-from llmkit.backends.base import caller_cancelled
+from llmkit.backends.inprocess import (
+    ModelText,
+    PromptBuilder,
+    PromptTokens,
+    as_go_template,
+    checked_prompt,
+    decode_text,
+    done_event,
+    output_plan,
+    token_limit,
+)
 from llmkit.backends.loaded import LoadedModel, LoadedModels, unload_after_request
-from llmkit.chat_template import ChatTemplateLimits, JinjaChatTemplate
 from llmkit.errors import (
-    ContextWindowError,
     GenerationError,
     InvalidRequestError,
     ModelLoadError,
@@ -42,16 +47,13 @@ from llmkit.errors import (
 from llmkit.gguf import read_gguf_metadata
 from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
-from llmkit.streaming.text import StopScanner, Utf8Pieces
-from llmkit.template import Limits, Template
-from llmkit.tokens.context import ContextFit, ContextTruncatedWarning, fit_messages
+from llmkit.template import Template
 from llmkit.tools.grammar import ToolCallGrammar
-from llmkit.tools.stream import infer_tool_format, parse_stream, stream_parser
-from llmkit.types.events import Done, StreamEvent, TextDelta
-from llmkit.types.messages import Message
+from llmkit.tools.stream import parse_stream, stream_parser
+from llmkit.types.events import StreamEvent
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
-from llmkit.types.responses import EmbedResponse, Usage
+from llmkit.types.responses import EmbedResponse
 from llmkit_llamacpp.engine import BatchEngine, EngineCounters, Finished, SequenceJob
 from llmkit_llamacpp.options import BACKEND, SplitOptions, option_stage, split_options
 from llmkit_llamacpp.sampling import SamplerSpec, grammar_is_accepted
@@ -60,10 +62,6 @@ __all__ = ["LlamaCppBackend"]
 
 LLAMA_POOLING_TYPE_MEAN = 1
 _MAX_LOADED = 2
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 #: Engine slots when ``parallel`` is not given: a few agents or clients at once, each with
@@ -84,8 +82,14 @@ class _Loaded(LoadedModel):
         self.template_source = metadata.get("tokenizer.chat_template")
         self.bos_text = self._special_text(llm.token_bos())
         self.eos_text = self._special_text(llm.token_eos())
-        self._template: JinjaChatTemplate | None = None
-        self._template_for: str | None = None
+        self.text = ModelText(
+            tokenize=lambda text, add_bos: _tokenize(self, text, add_bos=add_bos),
+            n_ctx=int(llm.n_ctx()),
+            template_source=self.template_source,
+            bos_text=self.bos_text,
+            eos_text=self.eos_text,
+            name=path.name,
+        )
         self.engine: BatchEngine | None = None
         self._engine_lock = threading.Lock()
 
@@ -100,17 +104,6 @@ class _Loaded(LoadedModel):
         if token < 0:
             return ""
         return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", "replace")
-
-    def template(self, override: str | None) -> JinjaChatTemplate | None:
-        source = override or self.template_source
-        if source is None:
-            return None
-        if self._template is None or self._template_for != source:
-            self._template = JinjaChatTemplate(
-                source, bos_token=self.bos_text, eos_token=self.eos_text, limits=_JINJA_LIMITS
-            )
-            self._template_for = source
-        return self._template
 
 
 class LlamaCppBackend:
@@ -208,8 +201,10 @@ class LlamaCppBackend:
         self.model_name = model or DEFAULT_MODEL
         self.options = coerce_options(options)
         self.chat_template = chat_template
-        self.go_template = _as_go_template(go_template)
-        self._request_templates: dict[str, Template] = {}
+        self.go_template = as_go_template(go_template)
+        self._prompts = PromptBuilder(
+            BACKEND, go_template=self.go_template, chat_template=chat_template
+        )
         self.reuse_prompt_cache = reuse_prompt_cache
         self.tool_format = tool_format
         self._loaded = LoadedModels[_Loaded](_free, limit=_MAX_LOADED)
@@ -257,90 +252,42 @@ class LlamaCppBackend:
         self._check_common(request)
         _, split = self._split(request.options)
         path, name = self._model_for(request.model)
-        grammar, parser, tools = _grammar(request.format), None, request.offered_tools()
-        if request.format is None and (tools or request.think):
-            fmt = self.tool_format
-            forced = request.tool_choice not in (None, "auto", "none")
-            if fmt is None and tools and (self.go_template is None or forced):
-                jinja = self.chat_template or self._load(path, split.load).template_source
-                fmt = infer_tool_format(jinja)
-            if forced:
-                for index, offered in enumerate(tools or ()):
-                    _check_repetitions(
-                        offered.function.parameters, f"tools.{index}.function.parameters"
-                    )
-            grammar = _tool_grammar(ToolCallGrammar.for_choice(tools, request.tool_choice, fmt))
-            go = None if fmt else self.go_template
-            parser = stream_parser(
-                tools=tools, think=request.think, go_template=go, tool_format=fmt
-            )
-
-        def render(loaded: _Loaded, messages: list[Message]) -> str:
-            if self.go_template is not None:
-                return self.go_template.render(messages, tools=tools, limits=_GO_LIMITS)
-            template = loaded.template(self.chat_template)
-            if template is None:
-                raise InvalidRequestError(
-                    f"the model {path.name} has no chat template; pass chat_template= to the "
-                    "backend, or use generate() with a prompt",
-                    fields=["messages"],
+        plan = output_plan(
+            request,
+            backend=BACKEND,
+            tool_format=self.tool_format,
+            go_template=self.go_template,
+            template_source=lambda: (
+                self.chat_template or self._load(path, split.load).template_source
+            ),
+            can_constrain=True,
+        )
+        grammar = _grammar(request.format)
+        if plan.forced is not None:
+            for index, offered in enumerate(plan.tools or ()):
+                _check_repetitions(
+                    offered.function.parameters, f"tools.{index}.function.parameters"
                 )
-            return template.render(messages, tools=tools)
+            grammar = _tool_grammar(plan.forced)
 
-        def prompt(loaded: _Loaded) -> _Prompt:
-            # Ollama's rule: drop the oldest non-system messages until the prompt fits
-            # (one token is kept for the answer); what was dropped is reported.
-            return _fitted_prompt(
-                loaded,
-                request.messages,
-                lambda messages: render(loaded, messages),
-                truncate=request.truncate is not False,
-            )
+        def prompt(loaded: _Loaded) -> PromptTokens:
+            return self._prompts.chat(request, loaded.text, tools=plan.tools)
 
         events = self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
-        return parse_stream(events, parser)
+        return parse_stream(events, plan.parser)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         self._check_request(request.think, images=request.images)
         self._check_common(request)
-        go = self._go_template_for(request.template)
-        if request.suffix is not None and go is None:
-            raise UnsupportedFeatureError(
-                "suffix", BACKEND, "fill-in-the-middle needs a Go template (go_template=)"
-            )
+        go = self._prompts.go_template_for(request.template)
+        self._prompts.check_suffix(request, go)
         _, split = self._split(request.options)
         path, name = self._model_for(request.model)
         grammar = _grammar(request.format)
 
-        def prompt(loaded: _Loaded) -> list[int]:
+        def prompt(loaded: _Loaded) -> PromptTokens:
             _check_context_tokens(loaded, request.context)
-            if go is not None and not request.raw:
-                turns = [Message(role="user", content=request.prompt)]
-                if request.system:
-                    turns.insert(0, Message(role="system", content=request.system))
-                text = go.render(
-                    turns, prompt=request.prompt, suffix=request.suffix or "", limits=_GO_LIMITS
-                )
-                return list(request.context or []) + _tokenize(
-                    loaded, text, add_bos=not request.context
-                )
-            template = None if request.raw else loaded.template(self.chat_template)
-            if template is None:
-                if request.system and not request.raw:
-                    raise UnsupportedFeatureError(
-                        "system",
-                        BACKEND,
-                        f"the model {path.name} has no chat template to put it in",
-                    )
-                text = request.prompt
-            else:
-                messages = [Message(role="user", content=request.prompt)]
-                if request.system:
-                    messages.insert(0, Message(role="system", content=request.system))
-                text = template.render(messages)
-            return list(request.context or []) + _tokenize(
-                loaded, text, add_bos=not request.context
-            )
+            return self._prompts.generate(request, loaded.text, go)
 
         parser = (
             None
@@ -407,24 +354,6 @@ class LlamaCppBackend:
         self._loaded.clear()
 
     # -- internals ------------------------------------------------------------
-
-    def _go_template_for(self, source: str | None) -> Template | None:
-        if source is None:
-            return self.go_template
-        compiled = self._request_templates.get(source)
-        if compiled is None:
-            if len(source) > _MAX_REQUEST_TEMPLATE:
-                # Compiling is not bounded by the render limits (about 4 s a MB).
-                raise InvalidRequestError(
-                    f"template: {len(source)} characters is more than the "
-                    f"{_MAX_REQUEST_TEMPLATE} a request's template may have",
-                    fields=["template"],
-                )
-            compiled = Template.from_go(source, name="request")
-            if len(self._request_templates) >= 16:
-                self._request_templates.clear()
-            self._request_templates[source] = compiled
-        return compiled
 
     @staticmethod
     def _check_request(think: object, *, images: object) -> None:
@@ -502,51 +431,33 @@ class LlamaCppBackend:
         load_ns = loaded.take_load_ns()
         llm = loaded.llm
         loaded.lock.acquire()
-        tokens_out: list[int] = []
         generator = None
         try:
             native_grammar = _accepted_grammar(loaded, grammar)
-            prompt, fit = _checked_prompt(loaded, build_prompt)
+            prompt, fit = checked_prompt(build_prompt(loaded), llm.n_ctx(), stacklevel=4)
             n_ctx = llm.n_ctx()
-            limit = _token_limit(split.num_predict, n_ctx - len(prompt))
+            limit = token_limit(split.num_predict, n_ctx - len(prompt))
             llm.last_n_tokens_size = n_ctx if split.repeat_last_n < 0 else split.repeat_last_n
             llm.set_seed(split.seed if split.seed is not None else random.randrange(2**31))
             if not self.reuse_prompt_cache:
                 llm.reset()  # evaluate the whole prompt: same request, same output
-            eog = _eog_checker(llm)
-            scanner = StopScanner(split.stop)
-            pieces = Utf8Pieces()
-            reason = "length"
-            first_token_at: int | None = None
             generator = llm.generate(prompt, grammar=native_grammar, **split.sample)
-            for token in generator if limit > 0 else ():
-                if first_token_at is None:
-                    first_token_at = time.perf_counter_ns()
-                if eog(token):
-                    reason = "stop"
-                    break
-                tokens_out.append(token)
-                text, stopped = scanner.feed(pieces.feed(llm.detokenize([token])))
-                if text:
-                    yield TextDelta(text=text)
-                if stopped:
-                    reason = "stop"
-                    break
-                if len(tokens_out) >= limit:
-                    break
-            if not scanner.stopped:
-                tail, _ = scanner.feed(pieces.flush())
-                tail += scanner.flush() if not scanner.stopped else ""
-                if tail:
-                    yield TextDelta(text=tail)
-            yield _done(
+            decoded = yield from decode_text(
+                generator,
+                piece=lambda token: bytes(llm.detokenize([token])),
+                is_end=_eog_checker(llm),
+                stop=split.stop,
+                limit=limit,
+                clock=time.perf_counter_ns,
+            )
+            yield done_event(
                 name,
-                reason,
+                decoded.reason,
                 prompt,
-                tokens_out,
+                decoded.tokens,
                 fit,
                 context=want_context,
-                times=(started, load_ns, first_token_at, time.perf_counter_ns()),
+                times=(started, load_ns, decoded.first_token_ns, time.perf_counter_ns()),
             )
         except (RuntimeError, ValueError) as exc:
             if isinstance(exc, InvalidRequestError):
@@ -576,13 +487,13 @@ class LlamaCppBackend:
         stream = None
         try:
             native_grammar = _accepted_grammar(loaded, grammar)
-            prompt, fit = _checked_prompt(loaded, build_prompt)
+            prompt, fit = checked_prompt(build_prompt(loaded), loaded.llm.n_ctx(), stacklevel=4)
             n_ctx = loaded.llm.n_ctx()
             seed = split.seed if split.seed is not None else random.randrange(2**31)
             sampler = SamplerSpec.from_options(
                 split.sample, repeat_last_n=split.repeat_last_n, n_ctx=n_ctx, seed=seed
             )
-            limit = _token_limit(split.num_predict, n_ctx - len(prompt))
+            limit = token_limit(split.num_predict, n_ctx - len(prompt))
             cache = self.cache_prompt if split.cache_prompt is None else split.cache_prompt
             job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar, cache)
             stream = loaded.engine_for(self.parallel, self.max_queue).submit(job)
@@ -590,7 +501,7 @@ class LlamaCppBackend:
                 if not isinstance(item, Finished):
                     yield item
                     continue
-                yield _done(
+                yield done_event(
                     name,
                     item.reason,
                     prompt,
@@ -692,107 +603,6 @@ def _trained_context(path: Path) -> int | None:
     return _trained_contexts[key]
 
 
-def _checked_prompt(loaded: _Loaded, build_prompt: Any) -> tuple[list[int], ContextFit | None]:
-    """The request's prompt tokens (and the context fit that chose a chat's messages),
-    refused when they leave no room for one token of answer."""
-    built = build_prompt(loaded)
-    prompt, fit = (built.tokens, built.fit) if isinstance(built, _Prompt) else (built, None)
-    n_ctx = loaded.llm.n_ctx()
-    if len(prompt) >= n_ctx:
-        raise ContextWindowError(
-            f"the prompt is {len(prompt)} tokens, which does not fit num_ctx={n_ctx} "
-            "with room for one token of answer",
-            prompt_tokens=len(prompt),
-            num_ctx=n_ctx,
-            reserved=1,
-        )
-    if fit is not None and fit.truncated:
-        warnings.warn(ContextTruncatedWarning(fit), stacklevel=3)  # the runner's caller
-    return prompt, fit
-
-
-def _done(
-    name: str,
-    reason: str,
-    prompt: list[int],
-    tokens: list[int],
-    fit: ContextFit | None,
-    *,
-    context: bool,
-    times: tuple[int, int, int | None, int],
-) -> Done:
-    """The final event: why generation stopped, the counts and durations (``times``: the
-    request's start, the load time, the first token's time if any, the end)."""
-    started, load_ns, first_token, ended = times
-    first = first_token or ended
-    return Done(
-        done_reason=reason,
-        model=name,
-        created_at=_now(),
-        context=(prompt + tokens) if context else None,
-        dropped_messages=fit.dropped if fit is not None and fit.truncated else None,
-        usage=Usage(
-            total_duration=ended - started,
-            load_duration=load_ns,
-            prompt_eval_count=len(prompt),
-            prompt_eval_duration=first - started - load_ns,
-            eval_count=len(tokens),
-            eval_duration=ended - first,
-        ),
-    )
-
-
-def _as_go_template(value: Template | str | os.PathLike[str] | None) -> Template | None:
-    """A Go template from a compiled one, a file (``.gotmpl`` or Modelfile), or text."""
-    if value is None or isinstance(value, Template):
-        return value
-    text = str(value)
-    path = Path(text)
-    if isinstance(value, os.PathLike) or ("{{" not in text and "\n" not in text and path.is_file()):
-        if not path.is_file():
-            raise ModelNotFoundError(f"template file not found: {path}", path=str(path))
-        content = path.read_text(encoding="utf-8")
-        if re.search(r"^\s*TEMPLATE\s", content, re.M | re.I) and re.search(
-            r"^\s*FROM\s", content, re.M | re.I
-        ):
-            return Template.from_modelfile(content)
-        return Template.from_go(content, name=path.name)
-    return Template.from_go(text)
-
-
-class _Prompt(NamedTuple):
-    """A chat prompt's tokens and the context fit that chose its messages."""
-
-    tokens: list[int]
-    fit: ContextFit
-
-
-def _fitted_prompt(
-    loaded: _Loaded,
-    messages: list[Message],
-    render: Callable[[list[Message]], str],
-    *,
-    truncate: bool,
-) -> _Prompt:
-    """Fit ``messages`` to the loaded model's ``n_ctx`` with its own tokenizer, keeping a
-    token for the answer; ``truncate=False`` drops nothing (ContextWindowError instead)."""
-    last: list[tuple[list[Message], list[int]]] = []
-
-    def count(candidate: list[Message]) -> int:
-        tokens = _tokenize(loaded, render(candidate))
-        last[:] = [(candidate, tokens)]
-        return len(tokens)
-
-    fit = fit_messages(messages, count, loaded.llm.n_ctx(), reserve=1, truncate=truncate)
-    if last and last[0][0] == fit.messages:  # the fit returns the candidate counted last
-        return _Prompt(last[0][1], fit)
-    return _Prompt(_tokenize(loaded, render(fit.messages)), fit)
-
-
-def _token_limit(num_predict: int, room: int) -> int:
-    return room if num_predict < 0 else min(num_predict, room)
-
-
 def _eog_checker(llm: Any) -> Any:
     import llama_cpp
 
@@ -818,12 +628,6 @@ class _RequestGrammar:
     what: str
 
 
-#: The longest Go template a generate request may carry (256 KiB).
-_MAX_REQUEST_TEMPLATE = 256 * 1024
-#: Renders keep their default bounds and stop early when an async caller is cancelled
-#: (a client of ``llmkit serve`` went away): ``caller_cancelled`` is false elsewhere.
-_GO_LIMITS = Limits(cancel=caller_cancelled)
-_JINJA_LIMITS = ChatTemplateLimits(cancel=caller_cancelled)
 #: llama.cpp refuses a grammar that repeats a rule more than this many times.
 _MAX_REPETITION = 2000
 _REPETITION_KEYS = ("maxLength", "minLength", "maxItems", "minItems")
