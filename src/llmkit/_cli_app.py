@@ -103,12 +103,20 @@ def _emit(stream: Any, as_json: bool) -> None:
 
 
 @app.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @click.option("--system", "-s", default=None, help="A system message.")
+@click.option(
+    "--load",
+    "load_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Continue a conversation saved with /save (interactive).",
+)
 @_with_common
 def chat(
-    prompt: str,
+    prompt: str | None,
     system: str | None,
+    load_path: str | None,
     model: str | None,
     backend: str | None,
     temperature: float | None,
@@ -117,17 +125,46 @@ def chat(
     pairs: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Ask PROMPT and stream the answer (default: the local smollm2 model)."""
+    """Ask PROMPT and stream the answer (default: the local smollm2 model).
+
+    Without PROMPT: a conversation in the terminal (/help lists its commands), or, when
+    the input is not a terminal, the whole input as the prompt.
+    """
+    options = _options(temperature, seed, num_predict, pairs)
+    if prompt is None and sys.stdin.isatty():
+        _interactive(backend, model, system, options, load_path)
+        return
+    if prompt is None:
+        prompt = sys.stdin.read()
     try:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
         with (
             _client(backend, model) as client,
-            client.chat(
-                messages, options=_options(temperature, seed, num_predict, pairs), stream=True
-            ) as stream,
+            client.chat(messages, options=options, stream=True) as stream,
         ):
             _emit(stream, as_json)
+    except LLMKitError as exc:
+        _fail(exc)
+
+
+def _interactive(
+    backend: str | None,
+    model: str | None,
+    system: str | None,
+    options: dict[str, Any],
+    load_path: str | None,
+) -> None:
+    from llmkit._chat_session import ChatSession, run_session
+
+    try:
+        with _client(backend, model) as client:
+            session = ChatSession(
+                client, sys.stdout, model=model, system=system, options=dict(options)
+            )
+            if load_path is not None:
+                session.load(load_path)
+            run_session(session)
     except LLMKitError as exc:
         _fail(exc)
 
