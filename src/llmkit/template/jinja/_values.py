@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from llmkit.template.jinja_macros import _is_list, _lit
+from llmkit.template.jinja._macros import _is_list, _lit
 from llmkit.template.nodes import NumberNode
 from llmkit.template.runtime import NO_VALUE
 
