@@ -52,6 +52,7 @@ VALID_BODIES: dict[str, dict] = {
     "/v1/chat/completions": {"model": MODEL, "messages": USER, "max_tokens": 1},
     "/v1/completions": {"model": MODEL, "prompt": "Hi", "max_tokens": 1},
     "/v1/embeddings": {"model": MODEL, "input": "hi"},
+    "/v1/responses": {"model": MODEL, "input": "Hi", "max_output_tokens": 1},
 }
 #: Each body route's main text field (where a bad string goes) and the path that names it.
 TEXT_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
@@ -64,6 +65,7 @@ TEXT_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
     "/v1/chat/completions": (("messages", 0, "content"), "messages.0.content"),
     "/v1/completions": (("prompt",), "prompt"),
     "/v1/embeddings": (("input",), "input"),
+    "/v1/responses": (("input",), "input"),
 }
 #: Each body route's fields of the wrong type: (field, value).
 WRONG_TYPES: dict[str, list[tuple[str, object]]] = {
@@ -76,6 +78,7 @@ WRONG_TYPES: dict[str, list[tuple[str, object]]] = {
     "/v1/chat/completions": [("messages", "hi"), ("stream", "yes"), ("max_tokens", "many")],
     "/v1/completions": [("prompt", {"a": 1}), ("stream", "yes"), ("max_tokens", "many")],
     "/v1/embeddings": [("input", {"a": 1}), ("encoding_format", 5)],
+    "/v1/responses": [("input", 5), ("stream", "yes"), ("max_output_tokens", "many")],
 }
 OLLAMA_GENERATING = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings")
 

@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from llmkit.errors import BackendBusyError, LLMKitError
+from llmkit.errors import BackendBusyError, LLMKitError, ServeError
 from llmkit.serve import openai_requests as requests
 from llmkit.serve import openai_responses as responses
+from llmkit.serve import responses_api
 from llmkit.serve.catalog import ServedModel
 from llmkit.serve.errors import model_not_found, openai_error_body, problem_for
 from llmkit.serve.state import ServeState, json_body, resolve_model, serve_state
@@ -195,6 +196,57 @@ async def completions(request: Request) -> Response:
 
 
 @endpoint
+async def create_response(request: Request) -> Response:
+    """``POST /v1/responses`` (OpenAI's Responses API over the chat; see
+    :mod:`llmkit.serve.responses_api`)."""
+    state = serve_state(request)
+    call = responses_api.responses_call(await json_body(request))
+    model = call.body.model
+    served = await _touch(state, model)
+    previous: list[dict[str, Any]] = []
+    if call.body.previous_response_id is not None:
+        found = state.responses.get(call.body.previous_response_id)
+        if found is None:
+            raise ServeError(
+                404,
+                f"Previous response with id '{call.body.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+                kind="invalid_request_error",
+            )
+        previous = found
+    chat = responses_api.chat_request_for(call, served.upstream, previous)
+    response_id = responses_api.new_response_id()
+
+    def keep(content: str, calls: list[Any] | None) -> None:
+        if call.store:
+            state.responses.put(
+                response_id, responses_api.history_of(call, previous, content, calls)
+            )
+
+    if call.stream:
+        events = responses_api.ResponseEvents(call, response_id, model, keep)
+        return StreamedEvents(
+            lambda: state.backend.chat(chat),
+            encode=events.events,
+            error_piece=lambda exc: events.error(
+                openai_error_body(problem_for(exc, param_name=requests.openai_param))
+            ),
+            error_response=openai_error_response,
+            media_type="text/event-stream",
+            head=events.head(),
+            headers=SSE_HEADERS,
+        )
+    finished, answer = await until_disconnected(
+        request, lambda: collect(state.backend.chat(chat), ChatAccumulator(model))
+    )
+    if not finished or not isinstance(answer, ChatResponse):
+        return Response(status_code=499)
+    keep(answer.message.content or "", answer.message.tool_calls)
+    return JSONResponse(responses_api.response_body(call, answer, response_id, model))
+
+
+@endpoint
 async def embeddings(request: Request) -> Response:
     """``POST /v1/embeddings`` (``encoding_format`` float or base64)."""
     state = serve_state(request)
@@ -234,6 +286,7 @@ def openai_routes() -> list[BaseRoute]:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/responses", create_response, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
     ]

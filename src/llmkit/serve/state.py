@@ -10,6 +10,7 @@ so that checking it does not hold up the other connections).
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from llmkit.serve.catalog import ModelCatalog, RunningModels, ServedModel
 from llmkit.serve.errors import model_not_found
 from llmkit.serve.wire import parse_json_object
 
-__all__ = ["ServeState", "json_body", "resolve_model", "serve_state"]
+__all__ = ["ServeState", "StoredResponses", "json_body", "resolve_model", "serve_state"]
 
 #: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
 INLINE_BODY_BYTES = 64 << 10
@@ -38,6 +39,27 @@ class ServeState:
     version: str = "0.0.0"
     running: RunningModels = field(default_factory=RunningModels)
     clock: Callable[[], float] = time.time
+    responses: StoredResponses = field(default_factory=lambda: StoredResponses())
+
+
+class StoredResponses:
+    """The conversations of stored ``/v1/responses`` answers, for ``previous_response_id``:
+    the newest ``limit`` (1,024), for the server's lifetime."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+
+    def get(self, response_id: str) -> list[dict[str, Any]] | None:
+        found = self._items.get(response_id)
+        if found is not None:
+            self._items.move_to_end(response_id)
+        return found
+
+    def put(self, response_id: str, conversation: list[dict[str, Any]]) -> None:
+        self._items[response_id] = conversation
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
 
 
 def serve_state(request: Request) -> ServeState:
