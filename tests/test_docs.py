@@ -1,5 +1,6 @@
 """The README's code, the examples and the generated option table are all kept true."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -77,10 +78,20 @@ def test_architecture_page_names_every_module():
         assert path.stem in text, f"docs/architecture.md does not mention {path.relative_to(ROOT)}"
 
 
-def test_the_sync_client_is_generated_from_the_async_one():
+def test_the_sync_twins_are_generated_from_their_async_sources():
     result = subprocess.run(
         [sys.executable, str(ROOT / ".ci" / "unasync.py"), "--check"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_generator_fails_on_a_rule_that_matched_nothing(monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("unasync", ROOT / ".ci" / "unasync.py")
+    assert spec is not None and spec.loader is not None
+    unasync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(unasync)
+    monkeypatch.setattr(unasync, "RULES", (*unasync.RULES, (r"\bno_such_name\b", "x")))
+    assert unasync.main(["--check"]) == 1
+    assert r"\bno_such_name\b" in capsys.readouterr().err

@@ -6,11 +6,11 @@ or :class:`~llmkit.stream.AsyncStream`.  Without ``stream=True`` the same
 stream is read to its end and its accumulated response returned, so streamed
 and whole answers cannot disagree.
 
-``AsyncClient`` (``_async_client.py``) is the source; ``Client``
-(``_sync_client.py``) is generated from it by ``.ci/unasync.py``.
+``AsyncClient`` (``_async/client.py``) is the source; ``Client``
+(``_sync/client.py``) is generated from it by ``.ci/unasync.py``.
 """
 
-from llmkit._async_client import AsyncClient
-from llmkit._sync_client import Client
+from llmkit._async.client import AsyncClient
+from llmkit._sync.client import Client
 
 __all__ = ["AsyncClient", "Client"]

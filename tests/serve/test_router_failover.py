@@ -66,7 +66,7 @@ class Process:
 
 @pytest.fixture
 def upstreams(tmp_path: Path, smollm2_path: Path):
-    serve_mock = "serve --backend mock --model smollm2 --port {port}".split()
+    serve_mock = ["serve", "--backend", "mock", "--model", "smollm2", "--port", "{port}"]
     mock = Process([sys.executable, "-m", "llmkit", *serve_mock], tmp_path / "mock.log")
     lcpp = Process(
         [

@@ -1,9 +1,4 @@
-"""``AsyncClient``: the source of truth for both clients.
-
-``_sync_client.py`` (``Client``) is generated from this file by
-``python .ci/unasync.py``; a test fails when the two drift.  Edit this
-file, then regenerate.
-"""
+"""``AsyncClient``: argument handling, backend choice, streams (see :mod:`llmkit.client`)."""
 
 from __future__ import annotations
 
@@ -25,13 +20,13 @@ __all__ = ["AsyncClient"]
 
 
 class AsyncClient:
-    """An asynchronous client, for asyncio and trio alike.
+    """A client: one model call per method (the async one under asyncio and trio alike).
 
     ``backend`` is a backend instance or a backend string (see
     :mod:`llmkit.backends`); ``None`` means the in-process llama.cpp backend
     with the default model, fetched into the local store on first use.
-    A synchronous (in-process) backend runs in worker threads, one native call
-    at a time, so the event loop is never blocked.
+    In the async client a synchronous (in-process) backend runs in worker
+    threads, one native call at a time, so the event loop is never blocked.
     ``model`` and ``options`` are defaults for every call; per-call options
     override them field by field.  Other keyword arguments go to the backend.
     """
@@ -93,7 +88,7 @@ class AsyncClient:
         tool_choice: ToolChoice | None = None,
         stream: bool = False,
     ) -> ChatResponse | AsyncStream[ChatResponse]:
-        """Send messages (models or Ollama-shaped dicts); get the reply or an async stream.
+        """Send messages (models or Ollama-shaped dicts); get the reply or a stream.
 
         ``truncate=False`` refuses a conversation longer than the context window
         (:class:`~llmkit.errors.ContextWindowError`) instead of dropping its oldest
@@ -179,7 +174,7 @@ class AsyncClient:
         keep_alive: str | float | None = None,
         stream: bool = False,
     ) -> GenerateResponse | AsyncStream[GenerateResponse]:
-        """Complete a prompt; get the text or an async stream."""
+        """Complete a prompt; get the text or a stream."""
         request = self._builder.generate(
             prompt,
             model=model,

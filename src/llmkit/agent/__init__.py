@@ -9,9 +9,9 @@ The loop sits above the client and the tools: it imports :mod:`llmkit.tools` (th
 definitions) and is given a :class:`~llmkit.Client`; neither of them imports it.
 """
 
-from llmkit.agent._async_loop import arun_tools
+from llmkit.agent._async.loop import arun_tools
 from llmkit.agent._loop import AfterCall, AsyncAfterCall, AsyncBeforeCall, BeforeCall, ToolRun
-from llmkit.agent._sync_loop import run_tools
+from llmkit.agent._sync.loop import run_tools
 
 __all__ = [
     "AfterCall",

@@ -1,7 +1,7 @@
 """The parts of the tool loop that sync and async share: running one step's calls, hooks.
 
-:func:`llmkit.agent.run_tools` (``_sync_loop.py``) and :func:`llmkit.agent.arun_tools`
-(``_async_loop.py``) call the model, and hand each answer's calls to :func:`run_calls` /
+:func:`llmkit.agent.run_tools` (``_sync/loop.py``) and :func:`llmkit.agent.arun_tools`
+(``_async/loop.py``) call the model, and hand each answer's calls to :func:`run_calls` /
 :func:`arun_calls` here. A call goes through three stages:
 
 1. ``before_call(call)``, if given, may approve it (``None`` or ``True``), deny it

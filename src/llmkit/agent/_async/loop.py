@@ -1,9 +1,4 @@
-"""``arun_tools``: the tool loop for async code; the source of its sync twin.
-
-``_sync_loop.py`` (``run_tools``) is generated from this file by
-``python .ci/unasync.py``; a test fails when the two drift.  Edit this
-file, then regenerate.
-"""
+"""``arun_tools``: the tool loop (the parts both loops share are in :mod:`llmkit.agent._loop`)."""
 
 from __future__ import annotations
 
@@ -45,14 +40,14 @@ async def arun_tools(
 ) -> ToolRun:
     """Chat with tools until the model answers without calling one.
 
-    Each step calls the model with ``tools``, runs the calls it asked for (concurrently;
-    see :mod:`llmkit.agent._loop` for ``before_call`` and ``after_call``), and appends the
+    Each step calls the model with ``tools``, runs the calls it asked for (see
+    :mod:`llmkit.agent._loop` for ``before_call`` and ``after_call``, and for the async
+    loop's concurrent calls and ``async`` hooks), and appends the
     assistant message and one ``tool`` message per call (with ``tool_name`` and
     ``tool_call_id``). ``tool_choice`` applies to the first step only ("required" or a
     tool name forces a call there); later steps let the model choose, so that it can
     answer. After ``max_steps`` model calls that all asked for tools, a
     :class:`~llmkit.errors.ToolLoopError` carries the conversation so far.
-    The hooks may be plain or ``async`` functions.
     """
     if max_steps < 1:
         raise InvalidRequestError("max_steps must be at least 1", fields=["max_steps"])

@@ -1,8 +1,8 @@
 """Remote backends over HTTP: the Ollama API and OpenAI-compatible servers.
 
 Pure modules decide (``connection``, ``retry``, ``ollama_wire``,
-``openai_wire``); one thin I/O layer (``_async_session`` and its generated
-sync twin) moves the bytes.  See :mod:`llmkit.backends.http.ollama` and
+``openai_wire``); one thin I/O layer (``_async/session.py`` and its generated
+sync twin in ``_sync/``) moves the bytes.  See :mod:`llmkit.backends.http.ollama` and
 :mod:`llmkit.backends.http.openai`.
 """
 

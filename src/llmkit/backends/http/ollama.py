@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkit.backends.http._async_ollama import DEFAULT_HOST, AsyncOllamaBackend
-from llmkit.backends.http._sync_ollama import OllamaBackend
+from llmkit.backends.http._async.ollama import DEFAULT_HOST, AsyncOllamaBackend
+from llmkit.backends.http._sync.ollama import OllamaBackend
 
 __all__ = ["DEFAULT_HOST", "AsyncOllamaBackend", "OllamaBackend", "OllamaPlugin"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkit.backends.http._async_openai import DEFAULT_BASE_URL, AsyncOpenAIBackend
-from llmkit.backends.http._sync_openai import OpenAIBackend
+from llmkit.backends.http._async.openai import DEFAULT_BASE_URL, AsyncOpenAIBackend
+from llmkit.backends.http._sync.openai import OpenAIBackend
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncOpenAIBackend", "OpenAIBackend", "OpenAIPlugin"]
 

@@ -6,14 +6,25 @@ the partial text goes back to the server as an assistant prefill (or, for a
 raw completion, joins the prompt) and the stream goes on.  A stream that had
 produced a tool call is not resumed: the call may already be acted on, and
 nor is one whose whole-call deadline passed (the deadline spans the resumes).
+
+The loop itself, shared by the Ollama and OpenAI backends, is
+:func:`llmkit.backends.http._async.resume.resuming` (and its sync twin); what
+it decides comes from :meth:`PartialOutput.next_body` here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from llmkit.errors import RemoteTimeoutError
 from llmkit.types.events import StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 
-__all__ = ["PartialOutput", "gives_up"]
+__all__ = ["Continuation", "PartialOutput", "gives_up"]
+
+#: The body that continues a cut-off answer from its request body and what it had
+#: produced, or ``None`` when it cannot be continued.
+Continuation = Callable[[dict[str, Any], "PartialOutput"], dict[str, Any] | None]
 
 
 def gives_up(error: BaseException) -> bool:
@@ -54,3 +65,17 @@ class PartialOutput:
     def resumable(self, limit: int) -> bool:
         """Whether another continuation is allowed and makes sense."""
         return self.resumes < limit and not self.called and bool(self._text or self._thinking)
+
+    def next_body(
+        self, error: BaseException, body: dict[str, Any], limit: int, continuation: Continuation
+    ) -> dict[str, Any] | None:
+        """The body that resumes the answer ``error`` cut off, or ``None`` to give up.
+
+        Counts the resume when there is one.
+        """
+        if gives_up(error) or not self.resumable(limit):
+            return None
+        resumed = continuation(body, self)
+        if resumed is not None:
+            self.resumes += 1
+        return resumed

@@ -1,9 +1,5 @@
 """``AsyncOllamaBackend``: the Ollama API over HTTP.
 
-``_sync_ollama.py`` (``OllamaBackend``) is generated from this file by
-``python .ci/unasync.py``; a test fails when the two drift.  Edit this
-file, then regenerate.
-
 Chat, generate and embed through llmkit's clients, plus the model management
 endpoints (tags, show, ps, pull, push, create, copy, delete, version).
 Request bodies and event decoding live in the pure ``ollama_wire`` module.
@@ -19,18 +15,14 @@ from typing import Any
 import httpx
 
 from llmkit.backends.http import ollama_wire
-from llmkit.backends.http._async_session import AsyncHTTPSession
+from llmkit.backends.http._async.resume import resuming
+from llmkit.backends.http._async.session import AsyncHTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
 from llmkit.backends.http.deadline import Deadline
 from llmkit.backends.http.limits import ResponseLimits
-from llmkit.backends.http.resume import PartialOutput, gives_up
+from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
-from llmkit.errors import (
-    ConnectionFailedError,
-    RemoteError,
-    RemoteTimeoutError,
-    StreamDecodeError,
-)
+from llmkit.errors import ConnectionFailedError, RemoteError, StreamDecodeError
 from llmkit.streaming.batches import batched
 from llmkit.streaming.decoders import NDJSONDecoder
 from llmkit.types.events import StreamEvent
@@ -150,29 +142,16 @@ class AsyncOllamaBackend:
                 url=self.base_url + path,
             )
 
-    async def _resuming(
+    def _resuming(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
-        partial = PartialOutput()
-        deadline = self.session.deadline()  # one for the answer, however often it is resumed
-        while True:
-            try:
-                async for event in self._once(path, body, chat=chat, deadline=deadline):
-                    partial.observe(event)
-                    yield event
-                return
-            except (ConnectionFailedError, RemoteTimeoutError) as exc:
-                if gives_up(exc) or not partial.resumable(self.resume_interrupted):
-                    raise
-                resumed: dict[str, Any] | None
-                if chat:
-                    resumed = ollama_wire.continue_chat_body(body, partial.text, partial.thinking)
-                else:
-                    resumed = ollama_wire.continue_generate_body(body, partial.text)
-                if resumed is None:
-                    raise
-                partial.resumes += 1
-                body = resumed
+        return resuming(
+            lambda body, deadline: self._once(path, body, chat=chat, deadline=deadline),
+            body,
+            limit=self.resume_interrupted,
+            deadline=self.session.deadline,
+            continuation=_continue_chat if chat else _continue_generate,
+        )
 
     async def embed(self, request: EmbedRequest) -> EmbedResponse:
         """``/api/embed``: one vector per input."""
@@ -276,6 +255,14 @@ class AsyncOllamaBackend:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.session.aclose()
+
+
+def _continue_chat(body: dict[str, Any], partial: PartialOutput) -> dict[str, Any] | None:
+    return ollama_wire.continue_chat_body(body, partial.text, partial.thinking)
+
+
+def _continue_generate(body: dict[str, Any], partial: PartialOutput) -> dict[str, Any] | None:
+    return ollama_wire.continue_generate_body(body, partial.text)
 
 
 def _object(data: Any, what: str) -> dict[str, Any]:

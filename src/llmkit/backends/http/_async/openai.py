@@ -1,9 +1,5 @@
 """``AsyncOpenAIBackend``: OpenAI-compatible servers over HTTP.
 
-``_sync_openai.py`` (``OpenAIBackend``) is generated from this file by
-``python .ci/unasync.py``; a test fails when the two drift.  Edit this
-file, then regenerate.
-
 Chat (``/v1/chat/completions``), generate (``/v1/completions``), embed
 (``/v1/embeddings``) and ``/v1/models``.  Bodies, the option table and the
 chunk reader live in the pure ``openai_wire`` and ``openai_dialects`` modules.
@@ -18,14 +14,15 @@ from typing import Any
 import httpx
 
 from llmkit.backends.http import openai_wire
-from llmkit.backends.http._async_session import AsyncHTTPSession
+from llmkit.backends.http._async.resume import resuming
+from llmkit.backends.http._async.session import AsyncHTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
 from llmkit.backends.http.deadline import Deadline
 from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.openai_dialects import dialect
-from llmkit.backends.http.resume import PartialOutput, gives_up
+from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
-from llmkit.errors import ConnectionFailedError, RemoteTimeoutError, StreamDecodeError
+from llmkit.errors import StreamDecodeError
 from llmkit.streaming.batches import batched
 from llmkit.types.events import StreamEvent
 from llmkit.types.management import ListResponse, ModelEntry
@@ -116,31 +113,19 @@ class AsyncOpenAIBackend:
         for event in reader.finish():
             yield event
 
-    async def _resuming(
+    def _resuming(
         self, path: str, body: dict[str, Any], *, chat: bool
     ) -> AsyncIterator[StreamEvent]:
-        partial = PartialOutput()
-        deadline = self.session.deadline()  # one for the answer, however often it is resumed
-        while True:
-            try:
-                async for event in self._stream(path, body, chat=chat, deadline=deadline):
-                    partial.observe(event)
-                    yield event
-                return
-            except (ConnectionFailedError, RemoteTimeoutError) as exc:
-                if gives_up(exc) or not partial.resumable(self.resume_interrupted):
-                    raise
-                resumed: dict[str, Any] | None
-                if chat:
-                    resumed = openai_wire.continue_chat_body(
-                        body, partial.text, partial.thinking, self.dialect
-                    )
-                else:
-                    resumed = openai_wire.continue_completion_body(body, partial.text)
-                if resumed is None:
-                    raise
-                partial.resumes += 1
-                body = resumed
+        return resuming(
+            lambda body, deadline: self._stream(path, body, chat=chat, deadline=deadline),
+            body,
+            limit=self.resume_interrupted,
+            deadline=self.session.deadline,
+            continuation=self._continue_chat if chat else _continue_completion,
+        )
+
+    def _continue_chat(self, body: dict[str, Any], partial: PartialOutput) -> dict[str, Any] | None:
+        return openai_wire.continue_chat_body(body, partial.text, partial.thinking, self.dialect)
 
     def _stream(
         self, path: str, body: dict[str, Any], *, chat: bool, deadline: Deadline | None = None
@@ -187,6 +172,10 @@ class AsyncOpenAIBackend:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.session.aclose()
+
+
+def _continue_completion(body: dict[str, Any], partial: PartialOutput) -> dict[str, Any] | None:
+    return openai_wire.continue_completion_body(body, partial.text)
 
 
 def _checked_dialect(name: str) -> str:

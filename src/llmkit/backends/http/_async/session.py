@@ -1,9 +1,5 @@
 """``AsyncHTTPSession``: the one thin I/O layer of the HTTP backends.
 
-``_sync_session.py`` (``HTTPSession``) is generated from this file by
-``python .ci/unasync.py``; a test fails when the two drift.  Edit this
-file, then regenerate.
-
 It sends JSON, retries what :class:`~llmkit.backends.http.retry.RetryPolicy`
 allows (a stream only until its first byte), enforces the timeouts and the
 deadline, reads no more than :class:`~llmkit.backends.http.limits.ResponseLimits`
