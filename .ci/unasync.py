@@ -50,6 +50,7 @@ RULES: tuple[tuple[str, str], ...] = (
     (r"\bresolve_async_backend\b", "resolve_backend"),
     (r"\bamark_unknown_calls\b", "mark_unknown_calls"),
     (r"\barun_tools\b", "run_tools"),
+    (r"\baobserved\b", "observed"),
     (r"\barun_calls\b", "run_calls"),
 )
 

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, overload
 
 from llmkit._format import FormatLike, check_response, request_format
+from llmkit._observe import aobserved, observer
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import AsyncBackendSpec, resolve_async_backend
 from llmkit.backends.base import AsyncBackend
@@ -113,6 +114,9 @@ class AsyncClient:
         if request.tools:
             offered = {tool.function.name for tool in request.tools}
             chunks = amark_unknown_calls(chunks, offered)
+        watch = observer()
+        if watch is not None:
+            chunks = aobserved(chunks, watch.operation("chat", request, self.backend.name))
         events = AsyncStream[ChatResponse](chunks, ChatAccumulator(request.model))
         if stream:
             return events
@@ -190,9 +194,13 @@ class AsyncClient:
             keep_alive=keep_alive,
             stream=stream or None,
         )
-        events = AsyncStream[GenerateResponse](
-            self.backend.generate(request), GenerateAccumulator(request.model)
-        )
+        chunks = self.backend.generate(request)
+        watch = observer()
+        if watch is not None:
+            chunks = aobserved(
+                chunks, watch.operation("text_completion", request, self.backend.name)
+            )
+        events = AsyncStream[GenerateResponse](chunks, GenerateAccumulator(request.model))
         if stream:
             return events
         async with events:
@@ -211,7 +219,19 @@ class AsyncClient:
         request = self._builder.embed(
             input, model=model, options=options, truncate=truncate, dimensions=dimensions
         )
-        return await self.backend.embed(request)
+        watch = observer()
+        if watch is None:
+            return await self.backend.embed(request)
+        observation = watch.operation("embeddings", request, self.backend.name)
+        try:
+            response = await self.backend.embed(request)
+            observation.result(response)
+            return response
+        except BaseException as exc:
+            observation.fail(exc)
+            raise
+        finally:
+            observation.end()
 
     async def aclose(self) -> None:
         """Free the backend (an in-process model is unloaded)."""

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, overload
 
 from llmkit._format import FormatLike, check_response, request_format
+from llmkit._observe import observed, observer
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import BackendSpec, resolve_backend
 from llmkit.backends.base import Backend
@@ -114,6 +115,9 @@ class Client:
         if request.tools:
             offered = {tool.function.name for tool in request.tools}
             chunks = mark_unknown_calls(chunks, offered)
+        watch = observer()
+        if watch is not None:
+            chunks = observed(chunks, watch.operation("chat", request, self.backend.name))
         events = Stream[ChatResponse](chunks, ChatAccumulator(request.model))
         if stream:
             return events
@@ -191,9 +195,13 @@ class Client:
             keep_alive=keep_alive,
             stream=stream or None,
         )
-        events = Stream[GenerateResponse](
-            self.backend.generate(request), GenerateAccumulator(request.model)
-        )
+        chunks = self.backend.generate(request)
+        watch = observer()
+        if watch is not None:
+            chunks = observed(
+                chunks, watch.operation("text_completion", request, self.backend.name)
+            )
+        events = Stream[GenerateResponse](chunks, GenerateAccumulator(request.model))
         if stream:
             return events
         with events:
@@ -212,7 +220,19 @@ class Client:
         request = self._builder.embed(
             input, model=model, options=options, truncate=truncate, dimensions=dimensions
         )
-        return self.backend.embed(request)
+        watch = observer()
+        if watch is None:
+            return self.backend.embed(request)
+        observation = watch.operation("embeddings", request, self.backend.name)
+        try:
+            response = self.backend.embed(request)
+            observation.result(response)
+            return response
+        except BaseException as exc:
+            observation.fail(exc)
+            raise
+        finally:
+            observation.end()
 
     def close(self) -> None:
         """Free the backend (an in-process model is unloaded)."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import ValidationError
 
+from llmkit._observe import Observation, observer
 from llmkit.errors import InvalidRequestError
 from llmkit.tools.functions import FunctionTool, as_tool
 from llmkit.tools.results import ToolResult
@@ -185,13 +186,36 @@ def run_calls(
         verdict = None if before_call is None else before_call(call)
         _not_awaitable("before_call", verdict)
         decided = _decided(call, table, verdict)
-        result = decided if isinstance(decided, ToolResult) else decided.call(call)
+        result = decided if isinstance(decided, ToolResult) else _run_tool(call, decided)
         if after_call is not None:
             replaced = after_call(call, result)
             _not_awaitable("after_call", replaced)
             result = _replaced(call, result, replaced)
         results.append(result)
     return results
+
+
+def _run_tool(call: ToolCall, tool: FunctionTool[..., Any]) -> ToolResult:
+    """``tool.call(call)``, as an ``execute_tool`` span when tracing is on."""
+    watch = observer()
+    if watch is None:
+        return tool.call(call)
+    observation = watch.tool(call.function.name, call.id, call.function.arguments)
+    try:
+        result = tool.call(call)
+        _observed_result(observation, result)
+        return result
+    except BaseException as exc:
+        observation.fail(exc)
+        raise
+    finally:
+        observation.end()
+
+
+def _observed_result(observation: Observation, result: ToolResult) -> None:
+    observation.result(result.content)
+    if result.is_error:
+        observation.fail(result.exception or RuntimeError(result.content))
 
 
 async def _answer(value: Awaitable[Any] | Any) -> Any:
@@ -218,7 +242,20 @@ async def arun_calls(
     ]
 
     async def run(index: int, tool: FunctionTool[..., Any]) -> None:
-        results[index] = await tool.acall(calls[index])
+        call = calls[index]
+        watch = observer()
+        if watch is None:
+            results[index] = await tool.acall(call)
+            return
+        observation = watch.tool(call.function.name, call.id, call.function.arguments)
+        try:
+            results[index] = result = await tool.acall(call)
+            _observed_result(observation, result)
+        except BaseException as exc:
+            observation.fail(exc)
+            raise
+        finally:
+            observation.end()
 
     async with anyio.create_task_group() as group:
         for index, item in enumerate(decided):

@@ -37,6 +37,7 @@ import orjson
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from llmkit._observe import aobserved, observer
 from llmkit.backends.base import AsyncBackend
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.batch.files import (
@@ -156,17 +157,32 @@ def _worth_retrying(policy: RetryPolicy, error: Exception) -> bool:
 
 async def _answer(backend: AsyncBackend, item: BatchItem) -> AnyResponse:
     request = item.request
+    watch = observer()
     if isinstance(request, EmbedRequest):
-        return await backend.embed(request)
+        if watch is None:
+            return await backend.embed(request)
+        observation = watch.operation("embeddings", request, backend.name)
+        try:
+            response = await backend.embed(request)
+            observation.result(response)
+            return response
+        except BaseException as exc:
+            observation.fail(exc)
+            raise
+        finally:
+            observation.end()
     if isinstance(request, ChatRequest):
-        chat = AsyncStream[ChatResponse](
-            backend.chat(request),
-            ChatAccumulator(request.model),
-        )
+        events = backend.chat(request)
+        if watch is not None:
+            events = aobserved(events, watch.operation("chat", request, backend.name))
+        chat = AsyncStream[ChatResponse](events, ChatAccumulator(request.model))
         async with chat:
             return await chat.final_response()
+    events = backend.generate(request)
+    if watch is not None:
+        events = aobserved(events, watch.operation("text_completion", request, backend.name))
     generate = AsyncStream[GenerateResponse](
-        backend.generate(request),
+        events,
         GenerateAccumulator(request.model),
     )
     async with generate:
@@ -177,6 +193,22 @@ async def execute_item(
     backend: AsyncBackend, item: BatchItem, retry: RetryPolicy
 ) -> tuple[dict[str, Any], AnyResponse | None]:
     """Run one line, with retries; its record (success or failure) and the typed answer."""
+    watch = observer()
+    if watch is None:
+        return await _execute(backend, item, retry)
+    observation = watch.batch_line(item.line, item.custom_id)
+    try:
+        record, response = await _execute(backend, item, retry)
+        if response is None:
+            observation.fail(RuntimeError(str(record.get("error") or "the line failed")))
+        return record, response
+    finally:
+        observation.end()
+
+
+async def _execute(
+    backend: AsyncBackend, item: BatchItem, retry: RetryPolicy
+) -> tuple[dict[str, Any], AnyResponse | None]:
     attempt = 1
     while True:
         try:

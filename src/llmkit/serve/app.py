@@ -30,8 +30,9 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmkit._observe import observer
 from llmkit.backends import resolve_async_backend
 from llmkit.backends.base import AsyncBackend, Backend
 from llmkit.serve.catalog import FixedCatalog, ModelCatalog, ServedModel
@@ -68,6 +69,34 @@ def _problem_response(
 ) -> Response:
     body = openai_error_body(problem) if protocol == "openai" else ollama_error_body(problem)
     return JSONResponse(body, status_code=problem.status, headers=headers)
+
+
+class ServerSpans:
+    """ASGI middleware: a server span per HTTP request while tracing is on
+    (:func:`llmkit.tracing.instrument`); a pass-through otherwise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watch = observer()
+        if watch is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        observation = watch.server(str(scope.get("method", "")), str(scope.get("path", "")))
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observation.result(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        except BaseException as exc:
+            observation.fail(exc)
+            raise
+        finally:
+            observation.end()
 
 
 class BearerAuth:
@@ -172,4 +201,5 @@ def create_app(
     app.add_middleware(RequestLimits, limits=limits)
     if api_key:
         app.add_middleware(BearerAuth, api_key=api_key)
+    app.add_middleware(ServerSpans)
     return app
