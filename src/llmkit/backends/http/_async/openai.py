@@ -20,9 +20,10 @@ from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_fro
 from llmkit.backends.http.deadline import Deadline
 from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.openai_dialects import dialect
+from llmkit.backends.http.responses_wire import ResponsesReader, responses_body
 from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
-from llmkit.errors import StreamDecodeError
+from llmkit.errors import InvalidRequestError, StreamDecodeError
 from llmkit.streaming.batches import batched
 from llmkit.types.events import StreamEvent
 from llmkit.types.management import ListResponse, ModelEntry
@@ -47,7 +48,9 @@ class AsyncOpenAIBackend:
     bearer token.  ``timeout``, ``retry``, ``http_client``, ``limits``, ``deadline``
     and ``resume_interrupted`` work as for the Ollama backend; resuming a chat
     needs a dialect whose server continues an assistant prefill
-    (``llama.cpp``, ``vllm``); a completion can always be resumed.
+    (``llama.cpp``, ``vllm``); a completion can always be resumed.  ``api="responses"``
+    sends chats to OpenAI's Responses API (``/v1/responses``: OpenAI, ``llmkit serve``)
+    instead of ``/v1/chat/completions`` (see :mod:`llmkit.backends.http.responses_wire`).
     """
 
     name = "openai"
@@ -67,7 +70,14 @@ class AsyncOpenAIBackend:
         resume_interrupted: int = 0,
         limits: ResponseLimits | None = None,
         deadline: float | None = None,
+        api: str = "chat",
     ) -> None:
+        if api not in ("chat", "responses"):
+            raise InvalidRequestError(
+                f"api: {api!r} is not 'chat' (/v1/chat/completions) or 'responses' (/v1/responses)",
+                fields=["api"],
+            )
+        self.api = api
         self.dialect = _checked_dialect(dialect)
         self.model = model
         self.resume_interrupted = resume_interrupted
@@ -88,9 +98,33 @@ class AsyncOpenAIBackend:
         return self.session.base_url
 
     def chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        """``/v1/chat/completions`` as events (the request is checked now, sent when iterated)."""
+        """``/v1/chat/completions`` (or ``/v1/responses``) as events (the request is checked
+        now, sent when iterated)."""
+        if self.api == "responses":
+            body = responses_body(request, self.model)
+            if body.get("stream"):
+                return batched(self._responses_stream(body))
+            return self._responses_whole(body)
         body = openai_wire.chat_body(request, self.model, self.dialect)
         return self._events("/chat/completions", body, chat=True)
+
+    async def _responses_whole(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        reader = ResponsesReader(url=self.base_url + "/responses")
+        for event in reader.whole(await self.session.request("POST", "/responses", body)):
+            yield event
+
+    async def _responses_stream(self, body: dict[str, Any]) -> AsyncIterator[list[StreamEvent]]:
+        reader = ResponsesReader(url=self.base_url + "/responses")
+        pieces = self.session.stream("POST", "/responses", body, framing="sse", counted=True)
+        async for piece in pieces:
+            events = reader.feed(piece)
+            if events:
+                yield events
+            if reader.done:
+                return
+        events = reader.finish()
+        if events:
+            yield events
 
     def generate(self, request: GenerateRequest) -> AsyncIterator[StreamEvent]:
         """``/v1/completions`` as events (the prompt is sent as is)."""

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from llmkit.backends.http import openai_wire
+from llmkit.backends.http.responses_wire import ResponsesReader, responses_body
 from llmkit.backends.http._sync.resume import resuming
 from llmkit.backends.http._sync.session import HTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
@@ -23,7 +24,7 @@ from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.openai_dialects import dialect
 from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
-from llmkit.errors import StreamDecodeError
+from llmkit.errors import InvalidRequestError, StreamDecodeError
 from llmkit.streaming.batches import batched
 from llmkit.types.events import StreamEvent
 from llmkit.types.management import ListResponse, ModelEntry
@@ -48,7 +49,9 @@ class OpenAIBackend:
     bearer token.  ``timeout``, ``retry``, ``http_client``, ``limits``, ``deadline``
     and ``resume_interrupted`` work as for the Ollama backend; resuming a chat
     needs a dialect whose server continues an assistant prefill
-    (``llama.cpp``, ``vllm``); a completion can always be resumed.
+    (``llama.cpp``, ``vllm``); a completion can always be resumed.  ``api="responses"``
+    sends chats to OpenAI's Responses API (``/v1/responses``: OpenAI, ``llmkit serve``)
+    instead of ``/v1/chat/completions`` (see :mod:`llmkit.backends.http.responses_wire`).
     """
 
     name = "openai"
@@ -68,7 +71,15 @@ class OpenAIBackend:
         resume_interrupted: int = 0,
         limits: ResponseLimits | None = None,
         deadline: float | None = None,
+        api: str = "chat",
     ) -> None:
+        if api not in ("chat", "responses"):
+            raise InvalidRequestError(
+                f"api: {api!r} is not 'chat' (/v1/chat/completions) or 'responses' "
+                "(/v1/responses)",
+                fields=["api"],
+            )
+        self.api = api
         self.dialect = _checked_dialect(dialect)
         self.model = model
         self.resume_interrupted = resume_interrupted
@@ -89,9 +100,33 @@ class OpenAIBackend:
         return self.session.base_url
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        """``/v1/chat/completions`` as events (the request is checked now, sent when iterated)."""
+        """``/v1/chat/completions`` (or ``/v1/responses``) as events (the request is checked
+        now, sent when iterated)."""
+        if self.api == "responses":
+            body = responses_body(request, self.model)
+            if body.get("stream"):
+                return batched(self._responses_stream(body))
+            return self._responses_whole(body)
         body = openai_wire.chat_body(request, self.model, self.dialect)
         return self._events("/chat/completions", body, chat=True)
+
+    def _responses_whole(self, body: dict[str, Any]) -> Iterator[StreamEvent]:
+        reader = ResponsesReader(url=self.base_url + "/responses")
+        for event in reader.whole(self.session.request("POST", "/responses", body)):
+            yield event
+
+    def _responses_stream(self, body: dict[str, Any]) -> Iterator[list[StreamEvent]]:
+        reader = ResponsesReader(url=self.base_url + "/responses")
+        pieces = self.session.stream("POST", "/responses", body, framing="sse", counted=True)
+        for piece in pieces:
+            events = reader.feed(piece)
+            if events:
+                yield events
+            if reader.done:
+                return
+        events = reader.finish()
+        if events:
+            yield events
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         """``/v1/completions`` as events (the prompt is sent as is)."""
