@@ -38,6 +38,8 @@ from llmkit.errors import (
     ModelNotFoundError,
     UnsupportedFeatureError,
 )
+from llmkit.models.registry import DEFAULT_MODEL
+from llmkit.models.store import ModelStore
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.template import Limits, Template
 from llmkit.tokens.context import ContextFit, ContextTruncatedWarning, fit_messages
@@ -53,6 +55,7 @@ __all__ = [
     "JINJA_LIMITS",
     "MAX_REQUEST_TEMPLATE",
     "DecodeResult",
+    "ModelSource",
     "OutputPlan",
     "PromptBuilder",
     "PromptTokens",
@@ -95,6 +98,24 @@ def as_go_template(value: Template | str | os.PathLike[str] | None) -> Template 
             return Template.from_modelfile(content)
         return Template.from_go(content, name=path.name)
     return Template.from_go(text)
+
+
+class ModelSource:
+    """Which model file a request means: the backend's own (``model``: a store name or a
+    path, resolved and pulled if need be when the backend is made) or another one a request
+    names (resolved then)."""
+
+    def __init__(self, model: str | None, *, store: ModelStore | None, pull: bool) -> None:
+        self.store = store or ModelStore()
+        self.pull = pull
+        self.path = self.store.resolve(model, pull=pull)
+        self.name = model or DEFAULT_MODEL
+
+    def resolve(self, model: str | None) -> tuple[Path, str]:
+        """The file and the name to report for a request's ``model``."""
+        if model is None or model == self.name:
+            return self.path, self.name
+        return self.store.resolve(model, pull=self.pull), model
 
 
 class PromptTokens(NamedTuple):

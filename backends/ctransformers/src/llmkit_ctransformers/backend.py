@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
 from llmkit.backends.inprocess import (
+    ModelSource,
     ModelText,
     PromptBuilder,
     PromptTokens,
@@ -53,7 +54,6 @@ from llmkit.errors import (
     UnsupportedOptionError,
 )
 from llmkit.gguf import GGUFMetadata, GGUFValue
-from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.template import Template
 from llmkit.tools.stream import parse_stream, stream_parser
@@ -289,10 +289,10 @@ class CTransformersBackend:
         lib: str | None = None,
         tool_format: str | None = None,
     ) -> None:
-        self.store = store or ModelStore()
-        self._pull = pull
-        self.model_path = self.store.resolve(model, pull=pull)
-        self.model_name = model or DEFAULT_MODEL
+        self.models = ModelSource(model, store=store, pull=pull)
+        self.store = self.models.store
+        self.model_path = self.models.path
+        self.model_name = self.models.name
         self.model_type = model_type
         self.options = coerce_options(options)
         self.chat_template = chat_template
@@ -430,9 +430,7 @@ class CTransformersBackend:
         return split_options(merged)
 
     def _model_for(self, model: str | None) -> tuple[Path, str]:
-        if model is None or model == self.model_name:
-            return self.model_path, self.model_name
-        return self.store.resolve(model, pull=self._pull), model
+        return self.models.resolve(model)
 
     def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
         def check() -> GGUFMetadata | None:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from llmkit._request import OptionsLike, coerce_options
 from llmkit.backends.inprocess import (
+    ModelSource,
     ModelText,
     PromptBuilder,
     PromptTokens,
@@ -45,7 +46,6 @@ from llmkit.errors import (
     UnsupportedOptionError,
 )
 from llmkit.gguf import read_gguf_metadata
-from llmkit.models.registry import DEFAULT_MODEL
 from llmkit.models.store import ModelStore
 from llmkit.template import Template
 from llmkit.tools.grammar import ToolCallGrammar
@@ -195,10 +195,10 @@ class LlamaCppBackend:
         self.engine = engine
         self.cache_prompt = cache_prompt
         self.max_concurrency = parallel
-        self.store = store or ModelStore()
-        self._pull = pull
-        self.model_path = self.store.resolve(model, pull=pull)
-        self.model_name = model or DEFAULT_MODEL
+        self.models = ModelSource(model, store=store, pull=pull)
+        self.store = self.models.store
+        self.model_path = self.models.path
+        self.model_name = self.models.name
         self.options = coerce_options(options)
         self.chat_template = chat_template
         self.go_template = as_go_template(go_template)
@@ -379,9 +379,7 @@ class LlamaCppBackend:
         return merged, split_options(merged, with_defaults=with_defaults)
 
     def _model_for(self, model: str | None) -> tuple[Path, str]:
-        if model is None or model == self.model_name:
-            return self.model_path, self.model_name
-        return self.store.resolve(model, pull=self._pull), model
+        return self.models.resolve(model)
 
     def _load(self, path: Path, load: dict[str, Any]) -> _Loaded:
         def check() -> None:
