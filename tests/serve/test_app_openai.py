@@ -139,9 +139,9 @@ async def test_errors_are_openai_error_objects(client, path, body, status, param
 async def test_bad_json_and_unknown_routes(client):
     bad = await client.post("/v1/chat/completions", content=b"{nope")
     assert bad.status_code == 400 and "invalid JSON" in bad.json()["error"]["message"]
-    missing = await client.post("/v1/responses", json={})
+    missing = await client.post("/v1/assistants", json={})
     assert missing.status_code == 404
-    assert missing.json()["error"]["message"] == "Invalid URL (POST /v1/responses)"
+    assert missing.json()["error"]["message"] == "Invalid URL (POST /v1/assistants)"
     wrong = await client.get("/v1/chat/completions")
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
 

@@ -61,12 +61,16 @@ def test_stream_must_be_a_boolean():
 
 
 def test_zero_values_of_fields_llmkit_lacks_mean_unset_and_other_values_are_refused():
-    assert convert.chat_request({"model": "m", "logprobs": False, "top_logprobs": 0}).model == "m"
+    assert convert.chat_request({"model": "m", "width": 0, "steps": 0}).model == "m"
     with pytest.raises(UnsupportedFeatureError) as caught:
-        convert.chat_request({"model": "m", "logprobs": True})
-    assert caught.value.fields == ["logprobs"]
-    with pytest.raises(UnsupportedFeatureError):
-        convert.generate_request({"model": "m", "top_logprobs": 3})
+        convert.generate_request({"model": "m", "width": 512})
+    assert caught.value.fields == ["width"]
+
+
+def test_logprobs_are_taken_as_ollama_sends_them():
+    call = convert.chat_request({"model": "m", "logprobs": True, "top_logprobs": 3})
+    assert call.request.logprobs is True and call.request.top_logprobs == 3
+    assert convert.generate_request({"model": "m", "logprobs": False}).request.logprobs is False
 
 
 def test_unknown_fields_and_options_are_errors_naming_them():

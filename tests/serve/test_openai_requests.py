@@ -90,8 +90,7 @@ def test_no_sampling_arguments_no_options():
         ({"presence_penalty": 3}, "presence_penalty"),
         ({"max_tokens": -1}, "max_tokens"),
         ({"n": 17}, "n"),
-        ({"logprobs": True}, "logprobs"),
-        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"top_logprobs": 3}, "top_logprobs"),  # without logprobs: true
         ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),

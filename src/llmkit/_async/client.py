@@ -56,6 +56,8 @@ class AsyncClient:
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
         tool_choice: ToolChoice | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -72,6 +74,8 @@ class AsyncClient:
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
         tool_choice: ToolChoice | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[True],
     ) -> AsyncStream[ChatResponse]: ...
 
@@ -87,6 +91,8 @@ class AsyncClient:
         keep_alive: str | float | None = None,
         truncate: bool | None = None,
         tool_choice: ToolChoice | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
         stream: bool = False,
     ) -> ChatResponse | AsyncStream[ChatResponse]:
         """Send messages (models or Ollama-shaped dicts); get the reply or a stream.
@@ -97,6 +103,8 @@ class AsyncClient:
         ``format`` (``"json"``, a JSON schema or a pydantic model class) asks for
         structured output; the reply is validated and ``response.parsed`` holds it.
         ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool's name.
+        ``logprobs=True`` (and ``top_logprobs=N``) asks for each token's log probability
+        (``response.logprobs``, and on each ``TextDelta`` of a stream).
         """
         request = self._builder.chat(
             messages,
@@ -108,6 +116,8 @@ class AsyncClient:
             keep_alive=keep_alive,
             truncate=truncate,
             tool_choice=tool_choice,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
             stream=stream or None,
         )
         chunks = self.backend.chat(request)
@@ -139,6 +149,8 @@ class AsyncClient:
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[False] = ...,
     ) -> GenerateResponse: ...
 
@@ -158,6 +170,8 @@ class AsyncClient:
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[True],
     ) -> AsyncStream[GenerateResponse]: ...
 
@@ -176,6 +190,8 @@ class AsyncClient:
         think: bool | ThinkLevel | None = None,
         context: Sequence[int] | None = None,
         keep_alive: str | float | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
         stream: bool = False,
     ) -> GenerateResponse | AsyncStream[GenerateResponse]:
         """Complete a prompt; get the text or a stream."""
@@ -192,6 +208,8 @@ class AsyncClient:
             think=think,
             context=context,
             keep_alive=keep_alive,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
             stream=stream or None,
         )
         chunks = self.backend.generate(request)

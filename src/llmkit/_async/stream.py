@@ -65,7 +65,7 @@ class AsyncStream(StreamState[R]):
                 await self.aclose()
                 raise self._interrupted(exc) from exc
             for event in batch:
-                if type(event) is TextDelta:
+                if type(event) is TextDelta and event.logprobs is None:
                     add_text(event.text)
                 else:
                     add(event)

@@ -57,6 +57,8 @@ class Client:
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
         tool_choice: ToolChoice | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[False] = ...,
     ) -> ChatResponse: ...
 
@@ -73,6 +75,8 @@ class Client:
         keep_alive: str | float | None = ...,
         truncate: bool | None = ...,
         tool_choice: ToolChoice | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[True],
     ) -> Stream[ChatResponse]: ...
 
@@ -88,6 +92,8 @@ class Client:
         keep_alive: str | float | None = None,
         truncate: bool | None = None,
         tool_choice: ToolChoice | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
         stream: bool = False,
     ) -> ChatResponse | Stream[ChatResponse]:
         """Send messages (models or Ollama-shaped dicts); get the reply or a stream.
@@ -98,6 +104,8 @@ class Client:
         ``format`` (``"json"``, a JSON schema or a pydantic model class) asks for
         structured output; the reply is validated and ``response.parsed`` holds it.
         ``tool_choice`` is ``"auto"``, ``"none"``, ``"required"`` or a tool's name.
+        ``logprobs=True`` (and ``top_logprobs=N``) asks for each token's log probability
+        (``response.logprobs``, and on each ``TextDelta`` of a stream).
         """
         request = self._builder.chat(
             messages,
@@ -109,6 +117,8 @@ class Client:
             keep_alive=keep_alive,
             truncate=truncate,
             tool_choice=tool_choice,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
             stream=stream or None,
         )
         chunks = self.backend.chat(request)
@@ -140,6 +150,8 @@ class Client:
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[False] = ...,
     ) -> GenerateResponse: ...
 
@@ -159,6 +171,8 @@ class Client:
         think: bool | ThinkLevel | None = ...,
         context: Sequence[int] | None = ...,
         keep_alive: str | float | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
         stream: Literal[True],
     ) -> Stream[GenerateResponse]: ...
 
@@ -177,6 +191,8 @@ class Client:
         think: bool | ThinkLevel | None = None,
         context: Sequence[int] | None = None,
         keep_alive: str | float | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
         stream: bool = False,
     ) -> GenerateResponse | Stream[GenerateResponse]:
         """Complete a prompt; get the text or a stream."""
@@ -193,6 +209,8 @@ class Client:
             think=think,
             context=context,
             keep_alive=keep_alive,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
             stream=stream or None,
         )
         chunks = self.backend.generate(request)

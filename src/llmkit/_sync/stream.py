@@ -66,7 +66,7 @@ class Stream(StreamState[R]):
                 self.close()
                 raise self._interrupted(exc) from exc
             for event in batch:
-                if type(event) is TextDelta:
+                if type(event) is TextDelta and event.logprobs is None:
                     add_text(event.text)
                 else:
                     add(event)

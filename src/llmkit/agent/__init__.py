@@ -4,6 +4,8 @@
 calling one, and return a :class:`ToolRun`. Each step's calls go through the
 ``before_call`` / ``after_call`` hooks (:data:`BeforeCall`, :data:`AfterCall`; for the
 async loop :data:`AsyncBeforeCall`, :data:`AsyncAfterCall`): see :mod:`llmkit.agent._loop`.
+:class:`MCPTools` offers the tools of a Model Context Protocol server (stdio or streamable
+HTTP) to the loop beside Python functions: see :mod:`llmkit.agent._mcp`.
 
 The loop sits above the client and the tools: it imports :mod:`llmkit.tools` (the tool
 definitions) and is given a :class:`~llmkit.Client`; neither of them imports it.
@@ -11,6 +13,7 @@ definitions) and is given a :class:`~llmkit.Client`; neither of them imports it.
 
 from llmkit.agent._async.loop import arun_tools
 from llmkit.agent._loop import AfterCall, AsyncAfterCall, AsyncBeforeCall, BeforeCall, ToolRun
+from llmkit.agent._mcp import MCPTool, MCPToolError, MCPTools
 from llmkit.agent._sync.loop import run_tools
 
 __all__ = [
@@ -18,6 +21,9 @@ __all__ = [
     "AsyncAfterCall",
     "AsyncBeforeCall",
     "BeforeCall",
+    "MCPTool",
+    "MCPToolError",
+    "MCPTools",
     "ToolRun",
     "arun_tools",
     "run_tools",

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from llmkit.errors import UnsupportedOptionError
+from llmkit.errors import UnsupportedFeatureError, UnsupportedOptionError
 from llmkit.types.events import Done, StreamEvent, TextDelta
 from llmkit.types.options import Options
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
@@ -58,11 +58,13 @@ class MockBackend:
 
     def chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
         self.requests.append(request)
+        _refuse_logprobs(request, self.name)
         users = [m.content for m in request.messages if m.role == "user"]
         return self._reply(users[-1] if users else "", request.options, request.model)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
         self.requests.append(request)
+        _refuse_logprobs(request, self.name)
         return self._reply(request.prompt, request.options, request.model)
 
     def embed(self, request: EmbedRequest) -> EmbedResponse:
@@ -157,3 +159,8 @@ def _pseudo_vector(text: str, size: int) -> list[float]:
 
 
 __all__ = ["MOCK_OPTIONS", "MockBackend"]
+
+
+def _refuse_logprobs(request: ChatRequest | GenerateRequest, backend: str) -> None:
+    if request.logprobs:
+        raise UnsupportedFeatureError("logprobs", backend, "a scripted reply has no model")

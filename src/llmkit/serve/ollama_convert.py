@@ -3,7 +3,7 @@
 Request bodies become llmkit requests: they are Ollama-shaped already, so this
 only does what Ollama's Go server does before its handlers see them.  ``stream``
 defaults to true; a message's role is lower-cased; fields sent with Go's zero
-value (``"suffix": ""``, ``"logprobs": false``, ``"tools": []``), as
+value (``"suffix": ""``, ``"tools": []``), as
 ollama-python sends them, mean "not given".  A field llmkit cannot honour that
 is set to anything else is an error naming it, never dropped.
 
@@ -24,7 +24,7 @@ from llmkit.serve.catalog import ServedModel, model_details
 from llmkit.serve.wire import now_rfc3339, validate
 from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
-from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse
+from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse, TokenLogprob
 
 __all__ = [
     "OllamaCall",
@@ -48,8 +48,6 @@ R = TypeVar("R", ChatRequest, GenerateRequest, EmbedRequest)
 _SERVER = "llmkit serve"
 #: Ollama fields llmkit has no use for when they hold Go's zero value.
 _ZERO_VALUES: dict[str, tuple[object, ...]] = {
-    "logprobs": (False, None),
-    "top_logprobs": (0, None),
     "_debug_render_only": (False, None),
     "width": (0, None),
     "height": (0, None),
@@ -225,13 +223,18 @@ class OllamaChunks:
             self.done = True
             return self._final(event)
         part: dict[str, Any] = {}
+        logprobs = None
         if isinstance(event, TextDelta):
             part["text"] = event.text
+            logprobs = event.logprobs
         elif isinstance(event, ThinkingDelta):
             part["thinking"] = event.text
         elif isinstance(event, ToolCallEvent):
             part["tool_calls"] = [event.call.model_dump(exclude_none=True)]
-        return {**self._head(), **self._payload(part), "done": False}
+        chunk = {**self._head(), **self._payload(part), "done": False}
+        if logprobs is not None:
+            chunk["logprobs"] = _logprobs_body(logprobs)
+        return chunk
 
     def _payload(self, part: dict[str, Any]) -> dict[str, Any]:
         text = part.pop("text", "")
@@ -259,7 +262,14 @@ def chat_body(response: ChatResponse, model: str) -> dict[str, Any]:
         "done_reason": response.done_reason or "stop",
     }
     body.update(response.usage.model_dump(exclude_none=True))
+    if response.logprobs is not None:
+        body["logprobs"] = _logprobs_body(response.logprobs)
     return body
+
+
+def _logprobs_body(logprobs: list[TokenLogprob]) -> list[dict[str, Any]]:
+    """Ollama's ``logprobs``: token, logprob, bytes and ``top_logprobs`` per token."""
+    return [entry.model_dump(exclude_none=True) for entry in logprobs]
 
 
 def generate_body(response: GenerateResponse, model: str) -> dict[str, Any]:
@@ -275,6 +285,8 @@ def generate_body(response: GenerateResponse, model: str) -> dict[str, Any]:
     if response.context is not None:
         body["context"] = response.context
     body.update(response.usage.model_dump(exclude_none=True))
+    if response.logprobs is not None:
+        body["logprobs"] = _logprobs_body(response.logprobs)
     return body
 
 

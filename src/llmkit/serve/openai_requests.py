@@ -25,7 +25,8 @@ text parts joined; ``data:`` image URLs;         found from the assistant's call
 ``tool_calls`` arguments parsed from JSON)
 ===============================================  =======================================
 
-Arguments llmkit cannot honour (``n`` > 1, ``logprobs``, ``logit_bias``,
+``logprobs`` / ``top_logprobs`` of a chat go to the request as they are (a completion's
+``logprobs`` is refused).  Arguments llmkit cannot honour (``n`` > 16, ``logit_bias``,
 ``echo``, remote image URLs,
 audio, ...) are refused with a 400 naming the argument, never dropped.
 ``user``, ``metadata``, ``store``, ``service_tier``, ``safety_identifier`` and
@@ -509,8 +510,8 @@ def _think(effort: str | None, template_kwargs: dict[str, Any] | None) -> bool |
 
 
 def _refuse_chat_only(body: ChatCompletionRequest) -> None:
-    if body.logprobs or body.top_logprobs:
-        raise _refuse("logprobs" if body.logprobs else "top_logprobs", "is not supported")
+    if body.top_logprobs and not body.logprobs:
+        raise _refuse("top_logprobs", "needs logprobs: true")
     if body.functions is not None or body.function_call is not None:
         name = "functions" if body.functions is not None else "function_call"
         raise _refuse(name, "is deprecated and not supported; use tools")
@@ -534,6 +535,8 @@ def chat_request(body: dict[str, Any]) -> OpenAICall[ChatRequest]:
         ("tool_choice", _tool_choice(parsed)),
         ("format", _format(parsed.response_format)),
         ("think", _think(parsed.reasoning_effort, parsed.chat_template_kwargs)),
+        ("logprobs", parsed.logprobs or None),
+        ("top_logprobs", parsed.top_logprobs if parsed.logprobs else None),
     ):
         if value is not None:
             data[key] = value

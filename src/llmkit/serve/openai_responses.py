@@ -22,7 +22,13 @@ from typing import Any
 from llmkit.serve.catalog import ServedModel
 from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 from llmkit.types.messages import ToolCall
-from llmkit.types.responses import ChatResponse, EmbedResponse, GenerateResponse, Usage
+from llmkit.types.responses import (
+    ChatResponse,
+    EmbedResponse,
+    GenerateResponse,
+    TokenLogprob,
+    Usage,
+)
 
 __all__ = [
     "ChatCompletionChunks",
@@ -120,8 +126,22 @@ class ChatCompletionChunks(_Chunks):
     object_name = "chat.completion.chunk"
     prefix = "chatcmpl"
 
-    def _choice(self, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-        return self._wrap([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}])
+    def _choice(
+        self,
+        delta: dict[str, Any],
+        reason: str | None = None,
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> dict[str, Any]:
+        return self._wrap(
+            [
+                {
+                    "index": 0,
+                    "delta": delta,
+                    "logprobs": logprobs_body(logprobs),
+                    "finish_reason": reason,
+                }
+            ]
+        )
 
     def start(self) -> dict[str, Any]:
         """The first chunk: the assistant's role, empty content."""
@@ -130,7 +150,9 @@ class ChatCompletionChunks(_Chunks):
     def chunks(self, event: StreamEvent) -> list[dict[str, Any]]:
         """The chunks for one event (a :class:`Done` gives the finish and usage chunks)."""
         if isinstance(event, TextDelta):
-            return [self._choice({"content": event.text})] if event.text else []
+            if not event.text and not event.logprobs:
+                return []
+            return [self._choice({"content": event.text}, logprobs=event.logprobs)]
         if isinstance(event, ThinkingDelta):
             return [self._choice({"reasoning_content": event.text})] if event.text else []
         if isinstance(event, ToolCallEvent):
@@ -165,6 +187,18 @@ class CompletionChunks(_Chunks):
         return []
 
 
+def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    """OpenAI's ``logprobs`` of a chat choice: ``{"content": [...], "refusal": null}``."""
+    if logprobs is None:
+        return None
+    content = []
+    for entry in logprobs:
+        item = entry.model_dump()
+        item["top_logprobs"] = [top.model_dump() for top in entry.top_logprobs or ()]
+        content.append(item)
+    return {"content": content, "refusal": None}
+
+
 def chat_completion_body(
     response: ChatResponse, model: str, *, id: str | None = None, created: int | None = None
 ) -> dict[str, Any]:
@@ -188,7 +222,7 @@ def chat_completion_body(
             {
                 "index": 0,
                 "message": message,
-                "logprobs": None,
+                "logprobs": logprobs_body(response.logprobs),
                 "finish_reason": finish_reason(response.done_reason, tool_calls=bool(calls)),
             }
         ],

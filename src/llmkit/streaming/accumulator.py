@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llmkit.types.events import Done, StreamEvent, TextDelta, ThinkingDelta, ToolCallEvent
 from llmkit.types.messages import Message, ToolCall
-from llmkit.types.responses import ChatResponse, GenerateResponse
+from llmkit.types.responses import ChatResponse, GenerateResponse, TokenLogprob
 
 
 class _Accumulator:
@@ -19,6 +19,7 @@ class _Accumulator:
         self._thinking: list[str] = []
         self.tool_calls: list[ToolCall] = []
         self.done: Done | None = None
+        self.logprobs: list[TokenLogprob] | None = None
         self._other_events = 0
 
     @property
@@ -30,6 +31,10 @@ class _Accumulator:
         """Take one event into the response."""
         if isinstance(event, TextDelta):
             self.texts.append(event.text)
+            if event.logprobs is not None:
+                if self.logprobs is None:
+                    self.logprobs = []
+                self.logprobs.extend(event.logprobs)
             return
         self._other_events += 1
         if isinstance(event, ThinkingDelta):
@@ -58,6 +63,8 @@ class _Accumulator:
             fields["done_reason"] = done.done_reason
             fields["created_at"] = done.created_at
             fields.update(done.usage.model_dump(exclude_none=True))
+        if self.logprobs is not None:
+            fields["logprobs"] = self.logprobs
         return fields
 
 

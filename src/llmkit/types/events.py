@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmkit.types.messages import ToolCall
-from llmkit.types.responses import Usage
+from llmkit.types.responses import TokenLogprob, Usage
 
 
 class _Event(BaseModel):
@@ -24,6 +24,8 @@ class TextDelta(_Event):
 
     type: Literal["text"] = "text"
     text: str
+    logprobs: list[TokenLogprob] | None = None
+    """The log probabilities of the tokens this text came from (when asked)."""
 
 
 _SHARED_DELTAS: dict[str, TextDelta] = {}

@@ -68,6 +68,10 @@ class ChatRequest(_Request):
     think: bool | ThinkLevel | None = None
     truncate: bool | None = None
     shift: bool | None = None
+    logprobs: bool | None = None
+    """Return each generated token's log probability (Ollama's and OpenAI's name)."""
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    """With ``logprobs``: also the likeliest this many tokens at each position."""
     tool_choice: ToolChoice | None = None
     """llmkit's own field (OpenAI's ``tool_choice``, not Ollama's); ``None`` is ``auto``."""
 
@@ -105,6 +109,10 @@ class GenerateRequest(_Request):
     think: bool | ThinkLevel | None = None
     truncate: bool | None = None
     shift: bool | None = None
+    logprobs: bool | None = None
+    """Return each generated token's log probability (Ollama's and OpenAI's name)."""
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    """With ``logprobs``: also the likeliest this many tokens at each position."""
 
 
 class EmbedRequest(_Request):

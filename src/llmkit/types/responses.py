@@ -22,6 +22,24 @@ class _Counts(BaseModel):
     eval_duration: int | None = None
 
 
+class TopLogprob(BaseModel):
+    """One of the likeliest tokens at a position, and its log probability."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    """The token's UTF-8 bytes (a token may hold part of a character)."""
+
+
+class TokenLogprob(TopLogprob):
+    """A generated token's log probability (natural log, under the model's own distribution
+    before sampling), with the ``top_logprobs`` likeliest tokens at its position when asked."""
+
+    top_logprobs: list[TopLogprob] | None = None
+
+
 class Usage(_Counts):
     """Token counts and durations (nanoseconds), named as Ollama names them."""
 
@@ -58,6 +76,8 @@ class ChatResponse(_Timed):
 
     message: Message
     dropped_messages: list[int] | None = None
+    logprobs: list[TokenLogprob] | None = None
+    """Each generated token's log probability, when the request asked (``logprobs``)."""
     """Indexes of the request's messages dropped to fit ``num_ctx`` (llmkit's own field,
     not Ollama's); ``None``, and so left out of ``exclude_none`` dumps, when none were."""
 
@@ -73,6 +93,8 @@ class GenerateResponse(_Timed):
     response: str = ""
     thinking: str | None = None
     context: list[int] | None = None
+    logprobs: list[TokenLogprob] | None = None
+    """Each generated token's log probability, when the request asked (``logprobs``)."""
 
     @property
     def text(self) -> str:

@@ -412,6 +412,10 @@ class CTransformersBackend:
 
     @staticmethod
     def _check_request(request: ChatRequest | GenerateRequest) -> None:
+        if request.logprobs:
+            raise UnsupportedFeatureError(
+                "logprobs", BACKEND, "ctransformers' sampler does not give them out"
+            )
         if request.format is not None:
             raise UnsupportedFeatureError(
                 "format", BACKEND, "ctransformers has no grammar-constrained sampling"

@@ -273,7 +273,15 @@ class LlamaCppBackend:
         def prompt(loaded: _Loaded) -> PromptTokens:
             return self._prompts.chat(request, loaded.text, tools=plan.tools)
 
-        events = self._run(path, name, split, prompt, grammar, keep_alive=request.keep_alive)
+        events = self._run(
+            path,
+            name,
+            split,
+            prompt,
+            grammar,
+            keep_alive=request.keep_alive,
+            logprobs=_wanted_logprobs(request),
+        )
         return parse_stream(events, plan.parser)
 
     def generate(self, request: GenerateRequest) -> Iterator[StreamEvent]:
@@ -295,7 +303,14 @@ class LlamaCppBackend:
             else stream_parser(tools=None, think=request.think, go_template=go)
         )
         events = self._run(
-            path, name, split, prompt, grammar, keep_alive=request.keep_alive, want_context=True
+            path,
+            name,
+            split,
+            prompt,
+            grammar,
+            keep_alive=request.keep_alive,
+            want_context=True,
+            logprobs=_wanted_logprobs(request),
         )
         return parse_stream(events, parser)
 
@@ -418,12 +433,17 @@ class LlamaCppBackend:
         *,
         keep_alive: str | float | None,
         want_context: bool = False,
+        logprobs: int | None = None,
     ) -> Iterator[StreamEvent]:
         if self.engine:
             yield from self._run_batched(
-                path, name, split, build_prompt, grammar, keep_alive, want_context
+                path, name, split, build_prompt, grammar, keep_alive, want_context, logprobs
             )
             return
+        if logprobs is not None:
+            raise UnsupportedFeatureError(
+                "logprobs", BACKEND, "only the engine computes them (engine=True, the default)"
+            )
         started = time.perf_counter_ns()
         loaded = self._load_for_generation(path, split)
         load_ns = loaded.take_load_ns()
@@ -477,6 +497,7 @@ class LlamaCppBackend:
         grammar: Any,
         keep_alive: str | float | None,
         want_context: bool,
+        logprobs: int | None = None,
     ) -> Iterator[StreamEvent]:
         """``_run`` through the batch engine: the same checks, events and counts."""
         started = time.perf_counter_ns()
@@ -493,7 +514,9 @@ class LlamaCppBackend:
             )
             limit = token_limit(split.num_predict, n_ctx - len(prompt))
             cache = self.cache_prompt if split.cache_prompt is None else split.cache_prompt
-            job = SequenceJob(prompt, sampler, limit, split.stop, native_grammar, cache)
+            job = SequenceJob(
+                prompt, sampler, limit, split.stop, native_grammar, cache, logprobs=logprobs
+            )
             stream = loaded.engine_for(self.parallel, self.max_queue).submit(job)
             for item in stream:
                 if not isinstance(item, Finished):
@@ -559,6 +582,11 @@ def _target_options(query: str) -> dict[str, Any]:
         except ValueError as exc:
             raise InvalidRequestError(f"backend string: {key}: {exc}", fields=[key]) from exc
     return options
+
+
+def _wanted_logprobs(request: ChatRequest | GenerateRequest) -> int | None:
+    """``None`` when the request wants no log probabilities, else how many alternatives."""
+    return (request.top_logprobs or 0) if request.logprobs else None
 
 
 def _check_context_tokens(loaded: _Loaded, context: list[int] | None) -> None:

@@ -49,6 +49,7 @@ from llmkit.backends.base import raise_if_caller_cancelled
 from llmkit.errors import BackendBusyError, GenerationError, InvalidRequestError, ModelLoadError
 from llmkit.streaming.text import StopScanner, Utf8Pieces
 from llmkit.types.events import TextDelta
+from llmkit.types.responses import TokenLogprob, TopLogprob
 from llmkit_llamacpp.sampling import SamplerChain, SamplerSpec
 
 #: How often a reader waiting for its sequence's next event checks whether its async
@@ -76,6 +77,8 @@ class SequenceJob:
     cache_prompt: bool = True
     """Reuse the KV cells of a slot (or copy another's) for the prompt's shared prefix;
     False reads every prompt token into a cleared slot (llama.cpp's server's name)."""
+    logprobs: int | None = None
+    """``None``: none; ``k``: each token's log probability and the likeliest ``k`` others."""
 
 
 @dataclass
@@ -166,6 +169,7 @@ class _Running:
         self.first_token_ns: int | None = None
         self.scanner = StopScanner(job.stop)
         self.pieces = Utf8Pieces()
+        self.logprobs: list[TokenLogprob] = []  # of tokens whose text is not out yet
 
 
 class BatchEngine:
@@ -215,6 +219,7 @@ class BatchEngine:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._vocab = llm._model.vocab
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._is_eog = llama_cpp.llama_vocab_is_eog
         self._decode = llama_cpp.llama_decode
@@ -500,10 +505,13 @@ class BatchEngine:
             self._finish(running, "stop")
             return
         running.tokens.append(token)
-        piece = running.pieces.feed(self._llm.detokenize([token]))
+        data = self._llm.detokenize([token])
+        if running.job.logprobs is not None:
+            running.logprobs.append(self._logprob(running, token, data))
+        piece = running.pieces.feed(data)
         text, stopped = running.scanner.feed(piece)
         if text:
-            running.events.put(TextDelta(text=text))
+            running.events.put(self._delta(running, text))
         if stopped:
             self._finish(running, "stop")
         elif len(running.tokens) >= running.job.limit:
@@ -511,19 +519,62 @@ class BatchEngine:
         else:
             running.next_token = token
 
+    def _delta(self, running: _Running, text: str) -> TextDelta:
+        """The text, with the log probabilities of the tokens it came from (when asked)."""
+        if running.job.logprobs is None:
+            return TextDelta(text=text)
+        taken, running.logprobs = running.logprobs, []
+        return TextDelta(text=text, logprobs=taken)
+
+    def _logprob(self, running: _Running, token: int, data: bytes) -> TokenLogprob:
+        """``token``'s log probability under the model's logits at this position (before any
+        sampler changed them), and the likeliest ``job.logprobs`` tokens there."""
+        import llama_cpp
+        import numpy as np
+
+        row = llama_cpp.llama_get_logits_ith(self._ctx, running.output_index)
+        logits = np.ctypeslib.as_array(row, shape=(self._n_vocab,)).astype(np.float64)
+        top = logits.max()
+        norm = top + float(np.log(np.exp(logits - top).sum()))
+        k = running.job.logprobs or 0
+        alternatives = None
+        if k:
+            best = np.argpartition(-logits, k - 1)[:k]
+            best = best[np.argsort(-logits[best], kind="stable")]
+            alternatives = []
+            for other in best.tolist():
+                other_data = bytes(self._llm.detokenize([other]))
+                alternatives.append(
+                    TopLogprob(
+                        token=_token_text(other_data),
+                        logprob=float(logits[other] - norm),
+                        bytes=list(other_data),
+                    )
+                )
+        return TokenLogprob(
+            token=_token_text(data),
+            logprob=float(logits[token] - norm),
+            bytes=list(data),
+            top_logprobs=alternatives,
+        )
+
     def _finish(self, running: _Running, reason: str) -> None:
         scanner = running.scanner
         if not scanner.stopped:
             tail, _ = scanner.feed(running.pieces.flush())
             tail += scanner.flush() if not scanner.stopped else ""
             if tail:
-                running.events.put(TextDelta(text=tail))
+                running.events.put(self._delta(running, tail))
         running.events.put(
             Finished(reason, running.tokens, running.first_token_ns, time.perf_counter_ns())
         )
         running.done = True
         with self._wake:
             self._release(running.slot)
+
+
+def _token_text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

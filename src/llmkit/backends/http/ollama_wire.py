@@ -27,7 +27,7 @@ from llmkit.types.events import (
 )
 from llmkit.types.messages import ToolCall
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
-from llmkit.types.responses import Usage
+from llmkit.types.responses import TokenLogprob, Usage
 
 __all__ = [
     "OllamaChunkReader",
@@ -147,6 +147,7 @@ class OllamaChunkReader:
                     and "role" in message
                     and not chunk.get("done")
                     and "error" not in chunk
+                    and "logprobs" not in chunk
                 ):
                     self.chunks += 1
                     if content:
@@ -172,8 +173,9 @@ class OllamaChunkReader:
                 if thinking:
                     events.append(ThinkingDelta(text=thinking))
                 content = message.get("content")
-                if content:
-                    events.append(TextDelta(text=content))
+                logprobs = self._logprobs(chunk)
+                if content or logprobs:
+                    events.append(TextDelta(text=content or "", logprobs=logprobs))
                 calls = message.get("tool_calls")
                 if calls:
                     events.extend(self._calls(calls))
@@ -182,12 +184,26 @@ class OllamaChunkReader:
             if thinking:
                 events.append(ThinkingDelta(text=thinking))
             text = chunk.get("response")
-            if text:
-                events.append(TextDelta(text=text))
+            logprobs = self._logprobs(chunk)
+            if text or logprobs:
+                events.append(TextDelta(text=text or "", logprobs=logprobs))
         if chunk.get("done"):
             self.done = True
             events.append(done_event(chunk))
         return events
+
+    def _logprobs(self, chunk: dict[str, Any]) -> list[TokenLogprob] | None:
+        entries = chunk.get("logprobs")
+        if not entries:
+            return None
+        try:
+            return [TokenLogprob.model_validate(entry) for entry in entries]
+        except (ValidationError, TypeError) as exc:
+            raise StreamDecodeError(
+                f"logprobs from Ollama have an unexpected shape: {exc}",
+                line=self.chunks,
+                data=repr(entries),
+            ) from exc
 
     def _calls(self, calls: Any) -> list[StreamEvent]:
         try:

@@ -36,7 +36,7 @@ from llmkit.types.events import (
 )
 from llmkit.types.messages import Message, ToolCall, ToolCallFunction
 from llmkit.types.requests import ChatRequest, EmbedRequest, GenerateRequest
-from llmkit.types.responses import EmbedResponse, Usage
+from llmkit.types.responses import EmbedResponse, TokenLogprob, Usage
 
 __all__ = [
     "OpenAIChunkReader",
@@ -143,6 +143,14 @@ def _common(
         if getattr(request, name) is not None:
             raise UnsupportedFeatureError(name, "openai", "the server decides context handling")
     body.update(map_options(request.options, d.name, chat=chat))
+    if request.logprobs:
+        if not chat:
+            raise UnsupportedFeatureError(
+                "logprobs", "openai", "completions give them in another shape; ask chat()"
+            )
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
     if request.format is not None:
         body["response_format"] = _response_format(request.format, d)
     think = request.think
@@ -327,6 +335,7 @@ class OpenAIChunkReader:
                     and not choice.get("index")
                     and chunk.get("usage") is None
                     and "error" not in chunk
+                    and not choice.get("logprobs")
                 ):
                     self.chunks += 1
                     if self._model is None:
@@ -362,8 +371,9 @@ class OpenAIChunkReader:
                 if thinking:
                     events.append(ThinkingDelta(text=thinking))
                 content = delta.get("content")
-                if content:
-                    events.append(TextDelta(text=content))
+                logprobs = self._logprobs(choice)
+                if content or logprobs:
+                    events.append(TextDelta(text=content or "", logprobs=logprobs))
                 calls = delta.get("tool_calls")
                 if calls:
                     self._add_calls(calls)
@@ -376,6 +386,19 @@ class OpenAIChunkReader:
                 self._finish = reason
                 events.extend(self._complete_calls())
         return events
+
+    def _logprobs(self, choice: dict[str, Any]) -> list[TokenLogprob] | None:
+        """A choice's ``logprobs.content`` (OpenAI's chat shape) as llmkit's."""
+        found = choice.get("logprobs")
+        entries = found.get("content") if isinstance(found, dict) else None
+        if not entries:
+            return None
+        try:
+            return [TokenLogprob.model_validate(entry) for entry in entries]
+        except (ValueError, TypeError) as exc:
+            raise StreamDecodeError(
+                f"logprobs in an unexpected shape: {exc}", line=self.chunks, data=repr(entries)
+            ) from exc
 
     def _add_calls(self, calls: list[Any]) -> None:
         for position, call in enumerate(calls):

@@ -82,6 +82,8 @@ def _input(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
 
 def responses_body(request: ChatRequest, model: str | None) -> dict[str, Any]:
     """The ``/v1/responses`` body for a chat ``request``."""
+    if request.logprobs:
+        raise UnsupportedFeatureError("logprobs", BACKEND, "use api='chat' for them")
     for name in ("keep_alive", "truncate", "shift"):
         if getattr(request, name, None) is not None:
             raise UnsupportedFeatureError(name, BACKEND, "the server decides this")

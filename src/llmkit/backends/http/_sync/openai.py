@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 
 from llmkit.backends.http import openai_wire
-from llmkit.backends.http.responses_wire import ResponsesReader, responses_body
 from llmkit.backends.http._sync.resume import resuming
 from llmkit.backends.http._sync.session import HTTPSession
 from llmkit.backends.http.connection import Timeouts, auth_headers, base_url_from_target
 from llmkit.backends.http.deadline import Deadline
 from llmkit.backends.http.limits import ResponseLimits
 from llmkit.backends.http.openai_dialects import dialect
+from llmkit.backends.http.responses_wire import ResponsesReader, responses_body
 from llmkit.backends.http.resume import PartialOutput
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.errors import InvalidRequestError, StreamDecodeError
@@ -75,8 +75,7 @@ class OpenAIBackend:
     ) -> None:
         if api not in ("chat", "responses"):
             raise InvalidRequestError(
-                f"api: {api!r} is not 'chat' (/v1/chat/completions) or 'responses' "
-                "(/v1/responses)",
+                f"api: {api!r} is not 'chat' (/v1/chat/completions) or 'responses' (/v1/responses)",
                 fields=["api"],
             )
         self.api = api
