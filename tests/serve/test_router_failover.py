@@ -120,6 +120,25 @@ def test_the_router_fails_over_and_probes_a_restarted_upstream_back(upstreams):
     assert first.failures == 0 and first.down_until is None  # marked up again
 
 
+def test_a_client_given_a_list_of_backends_fails_over(upstreams):
+    mock, lcpp = upstreams
+    specs = [f"openai://127.0.0.1:{mock.port}/v1", f"openai://127.0.0.1:{lcpp.port}/v1"]
+
+    async def run() -> int:
+        client = llmkit.AsyncClient(specs, model="smollm2")
+        assert isinstance(client.backend, Router)
+        answered = 0
+        for index in range(6):
+            if index == 2:
+                mock.kill()
+            response = await client.chat(QUESTION, options=SHORT)
+            answered += bool(response.done)
+        await client.aclose()
+        return answered
+
+    assert anyio.run(run) == 6
+
+
 def test_a_stream_that_started_is_never_sent_again(upstreams):
     mock, lcpp = upstreams
     router = Router(

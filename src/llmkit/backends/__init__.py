@@ -62,7 +62,7 @@ ENTRY_POINT_GROUP = "llmkit.backends"
 #: What ``Client(backend=...)`` takes: an instance, a backend string, or ``None``.
 BackendSpec = Backend | str | None
 #: What ``AsyncClient(backend=...)`` takes: a sync backend is driven through threads.
-AsyncBackendSpec = Backend | AsyncBackend | str | None
+AsyncBackendSpec = Backend | AsyncBackend | str | list[Backend | AsyncBackend | str] | None
 DEFAULT_BACKEND = "llamacpp"
 
 #: Backends llmkit knows by name, and the distribution that provides each.
@@ -163,12 +163,20 @@ def resolve_backend(spec: BackendSpec, **kwargs: Any) -> Backend:
     )
 
 
-def resolve_async_backend(spec: Backend | AsyncBackend | str | None, **kwargs: Any) -> AsyncBackend:
-    """An asynchronous backend; a synchronous one is driven through worker threads."""
-    if spec is None or isinstance(spec, str):
-        backend = _create(spec, kwargs, asynchronous=True)
-    else:
-        backend = spec
+def resolve_async_backend(spec: AsyncBackendSpec, **kwargs: Any) -> AsyncBackend:
+    """An asynchronous backend; a synchronous one is driven through worker threads.
+
+    A list of backends (strings or instances) is a :class:`~llmkit.backends.router.Router`
+    over them: requests spread by load, and one that fails before its first event moves to
+    the next upstream (failover).
+    """
+    if isinstance(spec, list):
+        from llmkit.backends.router import Router
+
+        return Router([resolve_async_backend(item, **kwargs) for item in spec])
+    backend: object = (
+        _create(spec, kwargs, asynchronous=True) if spec is None or isinstance(spec, str) else spec
+    )
     if isinstance(backend, AsyncBackend):
         return backend
     if isinstance(backend, Backend):

@@ -129,7 +129,7 @@ class BatchRunner:
         elif len(specs) == 1:
             backend = owned = resolve_async_backend(specs[0], **self.backend_kwargs)
         else:
-            from llmkit.serve.router import Router
+            from llmkit.backends.router import Router
 
             upstreams = [resolve_async_backend(spec, **self.backend_kwargs) for spec in specs]
             backend = owned = Router(upstreams)

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from llmkit._observe import observer
 from llmkit.backends import resolve_async_backend
 from llmkit.backends.base import AsyncBackend, Backend
+from llmkit.backends.router import Router
 from llmkit.serve.catalog import FixedCatalog, ModelCatalog, ServedModel
 from llmkit.serve.errors import (
     Problem,
@@ -47,7 +48,6 @@ from llmkit.serve.errors import (
 from llmkit.serve.limits import DEFAULT_LIMITS, RequestLimits, ServeLimits
 from llmkit.serve.ollama_routes import ollama_routes
 from llmkit.serve.openai_routes import openai_routes
-from llmkit.serve.router import Router
 from llmkit.serve.state import ServeState
 
 __all__ = ["BearerAuth", "create_app", "protocol_of"]
