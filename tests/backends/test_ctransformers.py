@@ -688,3 +688,24 @@ def test_num_gpu_becomes_gpu_layers_and_loads_on_this_cpu_build(files):
     finally:
         cpu.close()
     assert response.response == " b c d"
+
+
+def test_calls_are_traced_as_on_every_backend(files):
+    from test_tracing import Telemetry
+
+    import llmkit.tracing
+
+    recorded = Telemetry()
+    llmkit.tracing.instrument(
+        tracer_provider=recorded.tracer_provider, meter_provider=recorded.meter_provider
+    )
+    try:
+        with llmkit.Client(CTransformersBackend(str(files["llama"]))) as client:
+            response = client.chat(HELLO, options={**GREEDY, "num_predict": 3})
+    finally:
+        llmkit.tracing.uninstrument()
+    (span,) = recorded.finished("chat")
+    attributes = dict(span.attributes)
+    assert attributes["gen_ai.provider.name"] == "ctransformers"
+    assert attributes["gen_ai.usage.output_tokens"] == response.eval_count == 3
+    assert attributes["gen_ai.usage.input_tokens"] == response.prompt_eval_count
