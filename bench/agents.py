@@ -126,6 +126,10 @@ def late(ttfts: list[float]) -> float:
     return statistics.median(ttfts[len(ttfts) // 2 :])
 
 
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2")
@@ -175,7 +179,6 @@ def main() -> None:
         same += sum(a == b for a, b in zip(results["llmkit"][2], results["direct"][2], strict=True))
     total_ratio = statistics.median(totals["llmkit"]) / statistics.median(totals["direct"])
     ttft_ratio = statistics.median(lates["llmkit"]) / statistics.median(lates["direct"])
-    verdict = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
     print(
         f"total: llmkit {statistics.median(totals['llmkit']):.2f} s, llama-cpp-python "
         f"{statistics.median(totals['direct']):.2f} s, ratio {total_ratio:.2f} "

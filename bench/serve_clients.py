@@ -337,6 +337,10 @@ def shared_prefix(path: str, n: int, system_tokens: int) -> None:
         backend.close()
 
 
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2")
@@ -395,7 +399,6 @@ def main() -> None:
                         flush=True,
                     )
     names = [s.name for s in every]
-    verdict = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
     for n in args.clients:
         rate = {name: statistics.median(r.rate for r in results[(name, n)]) for name in names}
         ttft = {

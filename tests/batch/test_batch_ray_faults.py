@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
+from ray.cluster_utils import Cluster
 
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
-
-from llmkit.batch import BatchRunner  # noqa: E402
+from llmkit.batch import BatchRunner
 
 pytestmark = [
     pytest.mark.timeout(240),

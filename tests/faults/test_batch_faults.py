@@ -527,3 +527,25 @@ def test_the_python_api_refuses_special_files_too(tmp_path):
         llmkit.batch.run(write_lines(tmp_path / "in.jsonl", 1), "/dev/full", backend="mock")
     with pytest.raises(InvalidRequestError, match="is a character device"):
         llmkit.batch.run("/dev/zero", tmp_path / "out.jsonl", backend="mock")
+
+
+@pytest.mark.model
+def test_a_line_with_a_schema_llama_cpp_cannot_take_fails_alone_and_resumes(
+    tmp_path, llama_backend
+):
+    # It used to crash the process at the line's first token, and again on every resume.
+    wide = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 2048}}}
+    lines = [
+        {"custom_id": "a", "prompt": "Hi", "options": {"num_predict": 2}},
+        {"custom_id": "wide", "prompt": "Hi", "format": wide, "options": {"num_predict": 2}},
+        {"custom_id": "b", "prompt": "Bye", "options": {"num_predict": 2}},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out.jsonl"
+    summary = BatchRunner(llama_backend, concurrency=1).run(source, out)
+    assert summary.succeeded == 2 and summary.failed == 1
+    records = {r["custom_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert "format.properties.name.maxLength" in json.dumps(records["wide"]["error"])
+    again = BatchRunner(llama_backend, concurrency=1, retry_failed=True).run(source, out)
+    assert again.failed == 1 and again.skipped == 2

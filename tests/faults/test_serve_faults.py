@@ -153,6 +153,61 @@ def test_a_body_just_under_the_limit_is_read(http):
     assert response.status_code == 200, response.text[:300]
 
 
+# -- the grammar llama.cpp refused (it used to crash the server at the first token) ----------
+
+WIDE_STRING = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 2048}}}
+LONG_ARRAY = {"type": "array", "items": {"type": "integer"}, "maxItems": 5000}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/generate",
+            {"model": MODEL, "prompt": "hi", "format": WIDE_STRING, "stream": False},
+            "format.properties.name.maxLength",
+        ),
+        (
+            "/api/chat",
+            {"model": MODEL, "messages": USER, "format": LONG_ARRAY, "stream": False},
+            "format.maxItems",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": MODEL,
+                "messages": USER,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": WIDE_STRING},
+                },
+            },
+            "response_format",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": MODEL,
+                "messages": USER,
+                "tool_choice": "required",
+                "tools": [
+                    {"type": "function", "function": {"name": "f", "parameters": WIDE_STRING}}
+                ],
+            },
+            "tools",
+        ),
+    ],
+)
+def test_a_schema_llama_cpp_cannot_take_is_a_400_and_the_server_lives(
+    fault_server, http, path, body, field
+):
+    response = http.post(path, json=body)
+    assert response.status_code == 400, response.text[:300]
+    assert field in response.text
+    _alive(fault_server)
+    assert http.post("/api/chat", json=VALID_BODIES["/api/chat"]).json()["done"] is True
+
+
 # -- slow clients -----------------------------------------------------------------------
 
 

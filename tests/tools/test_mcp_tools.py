@@ -15,8 +15,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-pytest.importorskip("mcp")
-
 import llmkit
 from llmkit.agent import MCPTool, MCPToolError, MCPTools, arun_tools, run_tools
 from llmkit.types import Done, TextDelta, ToolCall
