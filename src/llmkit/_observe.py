@@ -7,12 +7,13 @@ This module imports nothing of OpenTelemetry; :mod:`llmkit.tracing` does, when u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from llmkit.types.events import StreamEvent
 
-__all__ = ["Observation", "Observer", "aobserved", "observed", "observer", "set_observer"]
+__all__ = ["Observation", "Observer", "observer", "observing", "set_observer"]
 
 
 class Observation(Protocol):
@@ -62,39 +63,13 @@ def set_observer(value: Observer | None) -> None:
     _current = value
 
 
-async def aobserved(
-    events: AsyncIterator[StreamEvent], observation: Observation
-) -> AsyncIterator[StreamEvent]:
-    """``events``, each shown to ``observation``, which ends with the stream."""
+@contextmanager
+def observing(observation: Observation) -> Iterator[Observation]:
+    """Ends ``observation`` when the block ends, marking it failed if the block raised."""
     try:
-        async for event in events:
-            observation.event(event)
-            yield event
-    except GeneratorExit:  # the caller stopped reading: not a failure
-        raise
+        yield observation
     except BaseException as exc:
         observation.fail(exc)
         raise
     finally:
         observation.end()
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()
-
-
-def observed(events: Iterator[StreamEvent], observation: Observation) -> Iterator[StreamEvent]:
-    """:func:`aobserved` for a synchronous stream."""
-    try:
-        for event in events:
-            observation.event(event)
-            yield event
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        observation.fail(exc)
-        raise
-    finally:
-        observation.end()
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()

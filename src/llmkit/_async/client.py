@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
+from llmkit._async.observe import aobserved
 from llmkit._format import FormatLike, check_response, request_format
-from llmkit._observe import aobserved, observer
+from llmkit._observe import observer, observing
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import AsyncBackendSpec, resolve_async_backend
 from llmkit.backends.base import AsyncBackend
@@ -240,16 +241,10 @@ class AsyncClient:
         watch = observer()
         if watch is None:
             return await self.backend.embed(request)
-        observation = watch.operation("embeddings", request, self.backend.name)
-        try:
+        with observing(watch.operation("embeddings", request, self.backend.name)) as seen:
             response = await self.backend.embed(request)
-            observation.result(response)
+            seen.result(response)
             return response
-        except BaseException as exc:
-            observation.fail(exc)
-            raise
-        finally:
-            observation.end()
 
     async def aclose(self) -> None:
         """Free the backend (an in-process model is unloaded)."""

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
+from llmkit._sync.observe import observed
 from llmkit._format import FormatLike, check_response, request_format
-from llmkit._observe import observed, observer
+from llmkit._observe import observer, observing
 from llmkit._request import MessageLike, OptionsLike, RequestBuilder, ToolLike
 from llmkit.backends import BackendSpec, resolve_backend
 from llmkit.backends.base import Backend
@@ -241,16 +242,10 @@ class Client:
         watch = observer()
         if watch is None:
             return self.backend.embed(request)
-        observation = watch.operation("embeddings", request, self.backend.name)
-        try:
+        with observing(watch.operation("embeddings", request, self.backend.name)) as seen:
             response = self.backend.embed(request)
-            observation.result(response)
+            seen.result(response)
             return response
-        except BaseException as exc:
-            observation.fail(exc)
-            raise
-        finally:
-            observation.end()
 
     def close(self) -> None:
         """Free the backend (an in-process model is unloaded)."""

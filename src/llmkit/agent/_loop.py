@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import ValidationError
 
-from llmkit._observe import Observation, observer
+from llmkit._observe import Observation, observer, observing
 from llmkit.errors import InvalidRequestError
 from llmkit.tools.functions import FunctionTool, as_tool
 from llmkit.tools.results import ToolResult
@@ -200,16 +200,10 @@ def _run_tool(call: ToolCall, tool: FunctionTool[..., Any]) -> ToolResult:
     watch = observer()
     if watch is None:
         return tool.call(call)
-    observation = watch.tool(call.function.name, call.id, call.function.arguments)
-    try:
+    with observing(watch.tool(call.function.name, call.id, call.function.arguments)) as seen:
         result = tool.call(call)
-        _observed_result(observation, result)
+        _observed_result(seen, result)
         return result
-    except BaseException as exc:
-        observation.fail(exc)
-        raise
-    finally:
-        observation.end()
 
 
 def _observed_result(observation: Observation, result: ToolResult) -> None:
@@ -247,15 +241,9 @@ async def arun_calls(
         if watch is None:
             results[index] = await tool.acall(call)
             return
-        observation = watch.tool(call.function.name, call.id, call.function.arguments)
-        try:
+        with observing(watch.tool(call.function.name, call.id, call.function.arguments)) as seen:
             results[index] = result = await tool.acall(call)
-            _observed_result(observation, result)
-        except BaseException as exc:
-            observation.fail(exc)
-            raise
-        finally:
-            observation.end()
+            _observed_result(seen, result)
 
     async with anyio.create_task_group() as group:
         for index, item in enumerate(decided):

@@ -37,7 +37,8 @@ import orjson
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from llmkit._observe import aobserved, observer
+from llmkit._async.observe import aobserved
+from llmkit._observe import observer, observing
 from llmkit.backends.base import AsyncBackend
 from llmkit.backends.http.retry import RetryPolicy
 from llmkit.batch.files import (
@@ -161,16 +162,10 @@ async def _answer(backend: AsyncBackend, item: BatchItem) -> AnyResponse:
     if isinstance(request, EmbedRequest):
         if watch is None:
             return await backend.embed(request)
-        observation = watch.operation("embeddings", request, backend.name)
-        try:
+        with observing(watch.operation("embeddings", request, backend.name)) as seen:
             response = await backend.embed(request)
-            observation.result(response)
+            seen.result(response)
             return response
-        except BaseException as exc:
-            observation.fail(exc)
-            raise
-        finally:
-            observation.end()
     if isinstance(request, ChatRequest):
         events = backend.chat(request)
         if watch is not None:
@@ -196,14 +191,11 @@ async def execute_item(
     watch = observer()
     if watch is None:
         return await _execute(backend, item, retry)
-    observation = watch.batch_line(item.line, item.custom_id)
-    try:
+    with observing(watch.batch_line(item.line, item.custom_id)) as seen:
         record, response = await _execute(backend, item, retry)
         if response is None:
-            observation.fail(RuntimeError(str(record.get("error") or "the line failed")))
+            seen.fail(RuntimeError(str(record.get("error") or "the line failed")))
         return record, response
-    finally:
-        observation.end()
 
 
 async def _execute(

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llmkit._observe import observer
+from llmkit._observe import observer, observing
 from llmkit.backends import resolve_async_backend
 from llmkit.backends.base import AsyncBackend, Backend
 from llmkit.backends.router import Router
@@ -83,20 +83,15 @@ class ServerSpans:
         if watch is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        observation = watch.server(str(scope.get("method", "")), str(scope.get("path", "")))
+        method, path = str(scope.get("method", "")), str(scope.get("path", ""))
+        with observing(watch.server(method, path)) as seen:
 
-        async def sent(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                observation.result(int(message["status"]))
-            await send(message)
+            async def sent(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen.result(int(message["status"]))
+                await send(message)
 
-        try:
             await self.app(scope, receive, sent)
-        except BaseException as exc:
-            observation.fail(exc)
-            raise
-        finally:
-            observation.end()
 
 
 class BearerAuth:
